@@ -212,7 +212,7 @@ def _dx_visits(r, ctx) -> str:
     if days := r.get("same_clinic_within_days"):
         return (f"SELECT person_id, min(visit_date) AS index_date FROM (SELECT *, lag(visit_date, {n-1}) OVER "
                 f"(PARTITION BY person_id, hosp_id ORDER BY visit_date) AS prev FROM ({base})) "
-                f"WHERE prev IS NOT NULL AND visit_date - prev <= {int(days)} GROUP BY 1")
+                f"WHERE prev IS NOT NULL AND date_diff('day', prev, visit_date) <= {int(days)} GROUP BY 1")
     return (f"SELECT person_id, min(visit_date) AS index_date FROM ({base}) GROUP BY 1 "
             f"HAVING count(DISTINCT visit_date) >= {n}")
 
@@ -290,7 +290,8 @@ def _build(ctx, cid) -> tuple:
     rows = [("entry: " + _label(d["entry"]), 0, 0, ctx.n(t))]
     for r in d.get("inclusion", []):
         n0 = rows[-1][3]
-        ctx.run(f"DELETE FROM {t} WHERE person_id {'' if r.get('exclude') else 'NOT '}IN "
+        prev, t = t, ctx.tmp(cid)  # a new temp table per rule, not DELETE: portable to engines without mutable temp tables
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
                 f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
         n1 = ctx.n(t); rows.append((_label(r), n0, n0 - n1, n1))
     ctx.building.discard(cid)

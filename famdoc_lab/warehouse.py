@@ -79,14 +79,19 @@ class Warehouse:
     def __exit__(self, *a): self.close()
 
 # %% ../nbs/03_warehouse.ipynb #73112a04
-def open_warehouse(path=None, threads=None) -> Warehouse:
-    "Open the warehouse at `path` (default: `warehouse` in settings.ini)."
+def open_warehouse(path=None, threads=None, backend=None):
+    "Open the warehouse at `path` (default: `warehouse` in settings.ini) on `backend` (duckdb | spark; default: settings)."
+    backend = backend or get_settings().backend
+    if backend == "spark":
+        from famdoc_lab.spark import SparkWarehouse
+        return SparkWarehouse(path or get_settings().warehouse)
+    if backend != "duckdb": raise ValueError(f"bad backend '{backend}': duckdb or spark")
     return Warehouse(path or get_settings().warehouse, threads=threads)
 
 # %% ../nbs/03_warehouse.ipynb #b6dddf90
 def write_catalog(warehouse):
     "Write `catalog.duckdb`: one view per table, for people using the duckdb CLI."
-    wh = open_warehouse(warehouse)
+    wh = Warehouse(warehouse)
     tmp = Path(warehouse)/f".catalog-{uuid.uuid4().hex[:8]}.duckdb"
     with duckdb.connect(str(tmp)) as con:
         for t in wh.tables:
