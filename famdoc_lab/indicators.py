@@ -156,7 +156,8 @@ def _vcae(n, ctx, win, den) -> str:
         coalesce(v.s, 0) + coalesce(ad.s, 0) AS points, att.member, p.person_id IN (SELECT person_id FROM {den}) AS in_den
         FROM persons p JOIN {attribution(ctx)} att USING (person_id) LEFT JOIN {pts('visits', 'visit_date')} v USING (person_id)
         LEFT JOIN {pts('admissions', 'in_date')} ad USING (person_id)
-        WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))""").df()
+        WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))
+        ORDER BY p.person_id""").df()  # ordered: the fit sees the same rows in the same order on every backend
     train, out = df[~df.member.astype(bool)], df[df.in_den.astype(bool)].copy()
     if len(train) > n.get("max_train", 200000): train = train.sample(n["max_train"], random_state=0)
     if len(train):  # bands or sexes unseen in training → the nearest / commonest seen one
