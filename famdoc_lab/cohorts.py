@@ -236,10 +236,15 @@ def _cmp(col, r) -> str:
     if isinstance(v, dict): return "(" + " OR ".join(f"(sex = '{s}' AND {col} {op} {x})" for s, x in v.items()) + ")"
     return f"{col} {op} {v}"
 
+def _latest_lab(test, ctx, r) -> str:
+    "SQL (person_id, v, d): each person's latest `test` result in the window of rule `r`; several on that day → their mean."
+    return (f"SELECT person_id, avg(value) AS v, max(test_date) AS d FROM (SELECT person_id, value, test_date, max(test_date) "
+            f"OVER (PARTITION BY person_id) AS last FROM labs WHERE test = '{test}' AND {_between(ctx, r, 'test_date')}) "
+            f"WHERE test_date = last GROUP BY 1")
+
 def _r_lab(r, ctx):
     if not ctx.has("labs", "persons"): return _NONE
-    return (f"SELECT person_id, d AS index_date FROM (SELECT person_id, arg_max(value, test_date) AS v, max(test_date) AS d "
-            f"FROM labs WHERE test = '{r['test']}' AND {_between(ctx, r, 'test_date')} GROUP BY 1) JOIN persons USING (person_id) "
+    return (f"SELECT person_id, d AS index_date FROM ({_latest_lab(r['test'], ctx, r)}) JOIN persons USING (person_id) "
             f"WHERE {_cmp('v', r)}")
 
 # %% ../nbs/11_cohorts.ipynb #49700e06
@@ -303,8 +308,8 @@ def attribution(ctx) -> str:
     "Temp table (person_id, member, clinic_id, group_id, region_id) attributing persons for `ctx`'s period."
     if "__attr" in ctx.built: return ctx.built["__attr"]
     t, a, b = ctx.tmp("attr"), *window(ctx.p, "year")
-    mem = (f"SELECT person_id, arg_max(clinic_id, start_date) AS clinic_id, arg_max(group_id, start_date) AS group_id "
-           f"FROM program_members WHERE {_roster_active(ctx)} GROUP BY 1") if ctx.has("program_members") else \
+    mem = (f"SELECT person_id, clinic_id, group_id FROM program_members WHERE {_roster_active(ctx)} QUALIFY row_number() "
+           f"OVER (PARTITION BY person_id ORDER BY start_date DESC, clinic_id, group_id) = 1") if ctx.has("program_members") else \
           "SELECT NULL::VARCHAR person_id, NULL::VARCHAR clinic_id, NULL::VARCHAR group_id WHERE FALSE"
     vis = (f"SELECT person_id, hosp_id AS clinic_id FROM (SELECT person_id, hosp_id, count(*) AS n, max(visit_date) AS last "
            f"FROM visits WHERE visit_date BETWEEN {_d(a)} AND {_d(b)} AND hosp_id IN (SELECT clinic_id FROM clinics) "

@@ -12,7 +12,7 @@ from .schema import DEFS, LAB_TESTS, PREVENTIVE, VACCINES
 from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
-                                attribution, rule_sql, window, subperiods, parse_period, _rule_errors)
+                                attribution, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab)
 from .privacy import suppress as _suppress, DERIVED
 
 # %% auto #0
@@ -57,8 +57,7 @@ def indicator_table() -> pd.DataFrame:
 # %% ../nbs/12_indicators.ipynb #f03b9b45
 def _latest_ok(conds, ctx, win) -> str:
     "Persons whose latest value of each test in `win` meets its condition (all of `conds`)."
-    parts = [f"SELECT person_id FROM (SELECT person_id, arg_max(value, test_date) AS v FROM labs WHERE test = '{c['test']}' "
-             f"AND {_between(ctx, {'window': win}, 'test_date')} GROUP BY 1) JOIN persons USING (person_id) WHERE "
+    parts = [f"SELECT person_id FROM ({_latest_lab(c['test'], ctx, {'window': win})}) JOIN persons USING (person_id) WHERE "
              + (" OR ".join(f"(sex = '{s}' AND v {c['op']} {x})" for s, x in c["value"].items()) if isinstance(c["value"], dict)
                 else f"v {c['op']} {c['value']}") for c in conds]
     return " INTERSECT ".join(parts) if ctx.has("labs") else "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
@@ -112,8 +111,7 @@ def _value_sql(n, ctx, win, den) -> str:
              else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
         return f"SELECT d.person_id, coalesce(e, 0)::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d LEFT JOIN ({ev}) USING (person_id)"
     if k == "lab_change":
-        cur = lambda ww: (f"SELECT person_id, arg_max(value, test_date) AS v FROM labs WHERE test = '{n['test']}' "
-                          f"AND {_between(ctx, {'window': ww}, 'test_date')} GROUP BY 1")
+        cur = lambda ww: _latest_lab(n["test"], ctx, {"window": ww})
         return (f"SELECT person_id, (c.v - b.v) AS num, 1.0 AS den, (c.v - b.v)^2 AS sq FROM {den} JOIN ({cur(w)}) c USING (person_id) "
                 f"JOIN ({cur('prior_year')}) b USING (person_id)") if ctx.has("labs") else \
                "SELECT NULL::VARCHAR person_id, 0.0 num, 0.0 den, 0.0 sq WHERE FALSE"
