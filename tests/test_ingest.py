@@ -280,3 +280,45 @@ def test_synth_truth_matches_rejects(tmp_path, key):
         if len(r): got[f.stem] = r.reason.str.split(":").str[0].value_counts().to_dict()
     want = {t: {k: v for k, v in d.items() if v} for t, d in truth["bad_rows"].items()}
     assert got == {t: d for t, d in want.items() if d}
+
+
+def test_pseudonyms_match_python_hmac(done, key):
+    "The SQL HMAC equals Python's `hmac` on odd ids, and in the warehouse, so older warehouses stay comparable."
+    import hmac, random
+    from famdoc_lab.ingest import pseudonymise
+    rng = random.Random(7)
+    alphabet = "AZaz09 -_'\"\\,;臺北市醫師😀\u3000é\x01"
+    ids = ["", "A", "PID0001", "x" * 64, "y" * 65, "臺北市 第一醫療群", "a\\x41'b", "😀" * 20] + \
+          ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(2000)]
+    k = bytes.fromhex(key.read_text())
+    for kk in (k, b"q" * 16, b"r" * 100):
+        assert pseudonymise(ids, kk) == [hmac.new(kk, i.encode(), hashlib.sha256).hexdigest()[:16] for i in ids]
+    raw, wh, s = done
+    got = set(table(wh, "persons").person_id)
+    assert got == {hmac.new(k, p.encode(), hashlib.sha256).hexdigest()[:16] for p in ("PID0001", "PID0002", "PID0003")}
+
+
+def test_csv_row_numbers_follow_file(tmp_path, key):
+    "Row numbers of a CSV of more than a million rows are its line numbers (header = 1), through the whole ingest."
+    import duckdb
+    from famdoc_lab.ingest import scan_sql
+    n, bad = 1_200_000, {2, 654_321, 1_000_003, 1_200_001}
+    raw = tmp_path/"raw"; raw.mkdir()
+    with open(raw/"lab_results_big.csv", "w") as f:
+        f.write("ID,HOSP_ID,TEST_DATE,ORDER_CODE,TEST_ITEM,RESULT_VALUE,UNIT\n")
+        for line in range(2, n + 2):
+            f.write(f"P{line},H1,{'2024-13-01' if line in bad else '2024-01-05'},09006C,hba1c,{line % 10 + 5},%\n")
+    cols = ["ID", "HOSP_ID", "TEST_DATE", "ORDER_CODE", "TEST_ITEM", "RESULT_VALUE", "UNIT"]
+    wrong = duckdb.sql(f"SELECT count(*) FROM ({scan_sql(raw/'lab_results_big.csv', cols)}) WHERE _c0 <> 'P' || _row::VARCHAR").fetchall()[0][0]
+    assert wrong == 0
+    s = ingest(raw, tmp_path/"wh", key_file=key, progress=False)
+    assert s[["read", "accepted", "rejected"]].values.tolist() == [[n, n - len(bad), len(bad)]]
+    r = rejects(tmp_path/"wh", "labs")
+    assert r.row.astype(int).tolist() == sorted(bad)
+    assert r.reason.tolist() == ["bad date: TEST_DATE='2024-13-01'"] * len(bad)
+    assert r.ID.tolist() == [pseudonymise_one(key, f"P{i}") for i in sorted(bad)]
+
+
+def pseudonymise_one(key, value):
+    import hmac
+    return hmac.new(bytes.fromhex(key.read_text()), value.encode(), hashlib.sha256).hexdigest()[:16]
