@@ -51,3 +51,14 @@ def test_attrition_consistent(medium_wh):
         for c in ("dm", "nonmember_candidates", "mets"):
             m, a = build_cohort(wh, c, "2024")
             assert a.n_after.iloc[-1] == len(m) and ((a.n_before - a.n_removed).iloc[1:] == a.n_after.iloc[1:]).all()
+
+def test_tiny_indicator_warehouse_importable(tmp_path):
+    "The exported helper builds its warehouse with the module's own imports (no notebook namespace)."
+    from famdoc_lab.indicators import _tiny_indicator_warehouse
+    with open_warehouse(_tiny_indicator_warehouse(tmp_path/"wh")) as wh: assert wh.has("p4p_enrolments") and len(wh.table("visits")) > 60
+
+def test_empty_cohort_gives_empty_table(medium_wh):
+    with open_warehouse(medium_wh) as wh:
+        for level in ("clinic", "nation"):
+            df = compute_indicators(wh, ids=["p4p_mets_enrolled"], level=level)
+            assert list(df.columns) == COLUMNS
