@@ -31,7 +31,7 @@ def test_peer_matches_suite(wh):
 
 @pytest.mark.slow
 def test_bench_cli_writes_records(tmp_path):
-    r = subprocess.run([str(EXE), "bench", "--scale", "0.0005", "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    r = subprocess.run([str(EXE), "bench", "--scale", "0.0005", "--repeats", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     names = {p.stem for p in tmp_path.glob("*.json")}
     assert {"synth_0.0005", "ingest_0.0005", "indicators_suite_0.0005", "indicators_floor_0.0005",
