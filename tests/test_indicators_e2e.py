@@ -10,8 +10,9 @@ definition) counted by the generator from its own simulated events, never throug
 Tolerance of each comparison = 3 standard errors of the indicator at its denominator (binomial for
 rates, Poisson for per-1,000 rates: the size of a difference that sampling alone could make at this
 scale) + a definitional allowance, stated beside each assertion. The allowance covers what ingest
-does that the generator's count does not (bad-row copies rejected, a few roster/person rows that do
-not line up: the members denominator differs by ~0.3%)."""
+does that the generator's count does not (bad-row copies rejected or deduplicated). At seed 11 every
+numerator and denominator agrees exactly; the first run differed by 54 members (0.3%), which found a
+generator bug (persons dying before their membership start counted as 2024 members, see `_m24`)."""
 import json, math
 import pytest
 from famdoc_lab.synth import synth
@@ -50,12 +51,12 @@ def test_rate_matches_realised(e2e, i, allowance):
     r, truth = e2e; t = truth["realised"][i]
     tol = 3*se_rate(t["rate"], r.denominator[i]) + allowance
     assert abs(r.rate[i] - t["rate"]) <= tol, (i, r.rate[i], t, tol)
-    assert abs(r.denominator[i] - t["denominator"]) <= .01*t["denominator"], (i, r.denominator[i], t)   # same population ±1%
+    assert abs(r.denominator[i] - t["denominator"]) <= .005*t["denominator"], (i, r.denominator[i], t)   # same population ±0.5%
 
 @pytest.mark.parametrize("i", ["ed_visits", "acsc_admissions"])
 def test_per_1000_matches_realised(e2e, i):
     r, truth = e2e; t = truth["realised"][i + "_per_1000"]
-    tol = 3*se_per_1000(r.numerator[i], r.denominator[i]) + .01*t      # + 1%: members denominator (see module doc)
+    tol = 3*se_per_1000(r.numerator[i], r.denominator[i]) + .005*t     # + 0.5%: bad-row handling (see module doc)
     assert abs(r.rate[i] - t) <= tol, (i, r.rate[i], t, tol)
 
 def test_acsc_member_vs_nonmember_naive(e2e):
