@@ -322,3 +322,18 @@ def test_csv_row_numbers_follow_file(tmp_path, key):
 def pseudonymise_one(key, value):
     import hmac
     return hmac.new(bytes.fromhex(key.read_text()), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def test_adult_check_lab_siblings_counted(tmp_path, key):
+    "Two exams of one person on one day: the second's duplicate SBP is rejected, and its other measurement with it — counted, not dropped."
+    adult = ("ID,HOSP_ID,FIRST_DIAG_DATE,BASE_SBP,LDL,HDL",
+             ["PID0001,H1,20240105,130,100,", "PID0001,H1,20240105,135,,50"])
+    raw = write_raw(tmp_path/"raw", {"h_nhi_enrol_2024.csv": ENR, "h_bhp_adult_2024.csv": adult})
+    s = ingest(raw, tmp_path/"wh", key_file=key, progress=False)
+    labs = s[(s.table == "labs") & (s.source_file == "h_bhp_adult_2024.csv")].iloc[0]
+    assert (labs.read, labs.accepted, labs.rejected) == (4, 2, 2)
+    got = table(tmp_path/"wh", "labs")
+    assert sorted(got.test) == ["ldl", "sbp"] and len(got) == labs.accepted
+    r = rejects(tmp_path/"wh", "labs")
+    assert r.row.tolist() == ["3", "3"]
+    assert sorted(x.split(":")[0] for x in r.reason) == ["duplicate key", "rejected with its source row"]
