@@ -70,8 +70,15 @@ def _open(path):
     from famdoc_lab.warehouse import Warehouse
     return _user(lambda: Warehouse(path), FileNotFoundError)
 
-def _not_yet(issue):
-    def f(a): raise UserError(f"`famdoc-lab {a.cmd}` is not built yet (issue #{issue})")
+def _delegate(module, issue):
+    "A subcommand whose work lives in `famdoc_lab.<module>.cli(args)` (its exit code: 0, 1 or 2)."
+    def f(a):
+        import importlib
+        try: mod = importlib.import_module(f"famdoc_lab.{module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"famdoc_lab.{module}": raise
+            raise UserError(f"`famdoc-lab {a.cmd}` is not built yet (issue #{issue})") from None
+        return mod.cli(a)
     return f
 
 # %% ../nbs/90_cli.ipynb #5659103a
@@ -107,8 +114,30 @@ def _parser():
     s.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the end of the settings period)")
     s.add_argument("--out", default=None, help="FILE.csv|xlsx|parquet (xlsx with Chinese headers)")
     s.add_argument("--head", type=int, default=10, help=argparse.SUPPRESS); s.set_defaults(fn=_lists)
-    for name, issue in [("run", 4), ("survey", 5), ("dashboard", 6)]:
-        s = sub.add_parser(name, help=f"(issue #{issue})"); s.set_defaults(fn=_not_yet(issue))
+    s = sub.add_parser("run", help="papermill evaluation reports, one per community medical group of a region")
+    s.add_argument("--warehouse", default=None); s.add_argument("--region", default=None, help="region code (1-6)")
+    s.add_argument("--all-regions", action="store_true", help="the national sweep: every region")
+    s.add_argument("--period", default=None, help="2024, 2024Q3 or 2024-07 (default: settings.ini)")
+    s.add_argument("--groups", nargs="+", default=None, help="only these group ids")
+    s.add_argument("--workers", type=int, default=None, help="parallel reports (default: settings.ini [runner] workers)")
+    s.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a Dask distributed scheduler (default: a local process pool)")
+    s.add_argument("--resume", action="store_true", help="skip groups whose inputs and parameters are unchanged; redo failed ones")
+    s.add_argument("--run-id", default=None, help="folder name under --out (default: <period>-r<region>, so --resume finds it)")
+    s.add_argument("--out", default="outputs"); s.add_argument("--params", default=None, help="a params/*.yaml file")
+    s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_delegate("runner", 4))
+    s = sub.add_parser("survey", help="platform user survey: validation, analysis and (with --incentive) the usage incentive")
+    s.add_argument("--warehouse", default=None); s.add_argument("--period", default=None)
+    s.add_argument("--input", nargs="+", default=None, help="survey files as clinics filled them (.csv/.xlsx) instead of the warehouse table")
+    s.add_argument("--incentive", action="store_true", help="eligibility, amount, payment roster and regional summary")
+    s.add_argument("--budget", type=float, default=None, help="incentive budget in NT$")
+    s.add_argument("--clawback", default=None, help="CSV/XLSX of clinics whose incentive is withdrawn")
+    s.add_argument("--out", default="outputs/survey"); s.set_defaults(fn=_delegate("survey", 5))
+    s = sub.add_parser("dashboard", help="serve the Voila dashboard (stakeholder: aggregates only; clinic: one clinic's lists)")
+    s.add_argument("--warehouse", default=None); s.add_argument("--mode", choices=["stakeholder", "clinic"], default=None)
+    s.add_argument("--clinic", default=None, help="the clinic served in clinic mode")
+    s.add_argument("--host", default=None); s.add_argument("--port", type=int, default=None)
+    s.add_argument("--period", default=None); s.add_argument("--no-browser", action="store_true")
+    s.set_defaults(fn=_delegate("dashboard", 6))
     s = sub.add_parser("bench", help="benchmarks into outputs/bench/*.json")
     s.add_argument("--scale", type=float, nargs="+", default=[0.01, 0.1]); s.add_argument("--out", default="outputs/bench")
     s.add_argument("--stage", nargs="+", default=None, help="stages to run (default: all built)")
@@ -122,8 +151,8 @@ def _parser():
 def main(argv=None):
     "Entry point of the `famdoc-lab` command."
     a = _parser().parse_args(argv)
-    try: a.fn(a)
+    try: rc = a.fn(a)
     except UserError as e:
         print(f"famdoc-lab {a.cmd}: error: {e}", file=sys.stderr); return 1
     except KeyboardInterrupt: return 130
-    return 0
+    return rc if isinstance(rc, int) else 0
