@@ -15,8 +15,8 @@ import seaborn as sns
 from .indicators import get, Z95, Z998
 
 # %% auto #0
-__all__ = ['CJK_FONT', 'COLORS', 'UNIT_ZH', 'set_theme', 'label', 'fmt_value', 'fmt_axis', 'funnel_plot', 'trend_plot',
-           'ranked_ci_plot', 'grid']
+__all__ = ['CJK_FONT', 'COLORS', 'UNIT_ZH', 'rows', 'set_theme', 'label', 'fmt_value', 'fmt_axis', 'example_rows', 'funnel_plot',
+           'trend_plot', 'ranked_ci_plot', 'grid']
 
 # %% ../nbs/20_plots.ipynb #4b4e477b
 CJK_FONT = "Noto Sans CJK TC"
@@ -72,6 +72,23 @@ def _one_indicator(rows) -> tuple:
 def _shown(rows) -> pd.DataFrame:
     "Rows that may be drawn: not suppressed, with a rate."
     return rows[~rows["suppressed"].fillna(False).astype(bool) & pd.notna(_float(rows["rate"]))]
+
+# %% ../nbs/20_plots.ipynb #4cbec23a
+def example_rows(num, den, iid="dm_hba1c_control", period="2024", supp=()) -> pd.DataFrame:
+    "Long indicator rows of groups G0… with counts `num`/`den` (a proportion), nation = pooled rate, rows `supp` suppressed (for tests)."
+    from famdoc_lab.indicators import ci, funnel
+    num, den = np.array(num, float), np.array(den, float)
+    theta0 = num.sum()/den.sum()
+    lo, hi = ci(num, den, "rate"); f = funnel(num/den, den, theta0, "rate")
+    df = pd.DataFrame({"unit_type": "group", "unit_id": [f"G{i}" for i in range(len(num))], "period": period, "indicator_id": iid,
+                       "numerator": num, "denominator": den, "rate": num/den, "ci_low": lo, "ci_high": hi, "suppressed": False,
+                       "benchmark_region": theta0 + 0.01, "benchmark_nation": theta0, **{c: f[c] for c in ["z", "lo95", "hi95", "lo998", "hi998"]}})
+    df["shrunk"] = df.rate
+    for i in supp: df.loc[i, ["numerator", "rate", "ci_low", "ci_high", "z", "lo95", "hi95", "lo998", "hi998"]] = np.nan; df.loc[i, "suppressed"] = True
+    return df
+
+rows = example_rows([40, 90, 300, 52, 2, 700], [100, 300, 600, 150, 9, 2000], supp=[4])
+rows[["unit_id", "rate", "z", "suppressed"]]
 
 # %% ../nbs/20_plots.ipynb #d1f52807
 def _funnel_const(rows) -> float:
