@@ -214,6 +214,11 @@ def _split_name_code(v) -> tuple:
     parts = [p.strip() for p in _text(v).split("/") if p.strip()]
     return (parts[0], parts[-1]) if len(parts) >= 2 else ("", parts[0] if parts else "")
 
+def _code(v, known=None) -> str:
+    "A code cell without spaces (NFKC); upper-cased when only that form is `known`."
+    c = re.sub(r"\s+", "", _text(v))
+    return c.upper() if known and c not in known and c.upper() in known else c
+
 def _row_checks(rec, known, program, group_of) -> tuple:
     "`(clean record, flags)` of one raw record (dict of text cells)."
     F, out = [], {"_file": rec["_file"], "_row": rec["_row"]}
@@ -227,7 +232,7 @@ def _row_checks(rec, known, program, group_of) -> tuple:
               "q7_4_text", "q7_5_text", *[c for c in rec if str(c).startswith("reason_")]):
         out[k] = _text(rec.get(k)) or None
     for k in ("clinic_id", "group_id"):
-        if out[k]: out[k] = _key(out[k])
+        if out[k]: out[k] = _code(out[k], known if k == "clinic_id" else set(group_of.values()))
     c = out["clinic_id"]
     if not c: fl("clinic_id", "missing clinic", action="rejected")
     elif known is not None and c not in known: fl("clinic_id", "unknown clinic", c, "rejected")
@@ -556,3 +561,35 @@ def likert_plot(summary_or_responses, title=None, ax=None, figsize=None):
     ax.set_title(title or f"家醫大平台使用者意見{('—' + unit) if isinstance(unit, str) else ''}{n}", pad=24)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/42_survey.ipynb #02d7a5f1
+def _example_warehouse(path) -> Path:
+    "A tiny warehouse with known survey, login and roster facts (see the table in 42_survey)."
+    from famdoc_lab.cohorts import write_rows
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    cl = [dict(clinic_id=f"c{i}", group_id="G1" if i <= 5 else "G2", clinic_name=f"診所{i}", region_id=1 if i <= 5 else 3, join_year=2020) for i in range(1, 9)]
+    write_rows(path, "clinics", cl)
+    write_rows(path, "groups", [dict(group_id="G1", group_name="甲社區醫療群", region_id=1, start_year=2010),
+                                dict(group_id="G2", group_name="乙社區醫療群", region_id=3, start_year=2012)])
+    write_rows(path, "facilities", [dict(hosp_id=c["clinic_id"], region_id=c["region_id"], level="4") for c in cl]
+               + [dict(hosp_id="f9", region_id=1, level="4")])
+    L = lambda c, t, s: [dict(clinic_id=c, user_role="physician", event_time=t, event="login", session_id=s),
+                         dict(clinic_id=c, user_role="physician", event_time=pd.Timestamp(t) + pd.Timedelta(minutes=2), event="view", view_id=1, session_id=s)]
+    ev = (L("c1", "2024-11-21 02:00", "s1") + L("c2", "2024-11-19 15:00", "s2") + L("c2", "2024-12-20 17:00", "s3")
+          + L("c3", "2024-12-01 03:00", "s4") + L("c4", "2024-12-05 03:00", "s5") + L("c6", "2024-11-19 17:00", "s6")
+          + L("c7", "2024-12-10 03:00", "s7") + L("c8", "2025-01-05 03:00", "s8") + L("c1", "2025-01-06 03:00", "s9"))
+    write_rows(path, "platform_events", ev)
+    base = {q: 4 for q in QCOLS}
+    R = lambda sid, c, g, role, t, q11, **kw: {**base, "submission_id": sid, "clinic_id": c, "group_id": g, "role": role,
+                                              "submitted_at": pd.Timestamp(t) - pd.Timedelta(hours=8), "q1_1": q11, **kw}
+    rows = [R("S1", "c1", "G1", "physician", "2024-11-22 10:00", 5), R("S2", "c1", "G1", "case_manager", "2024-11-23 10:00", 4),
+            R("S3", "c2", "G1", "physician", "2024-11-25 10:00", 4), R("S4", "c3", "G1", "physician", "2024-11-26 10:00", 2),
+            R("S5", "c4", None, "physician", "2024-11-27 10:00", 3), R("S6", "c4", "G1", "physician", "2024-12-02 10:00", 3),
+            R("S7", "c6", "G2", "case_manager", "2024-12-20 23:00", 5),
+            R("S8", "c7", "G2", "physician", "2024-12-21 00:30", 1, reason_1="頁面載入太慢"),
+            R("S9", "f9", None, "physician", "2024-12-01 10:00", 4),
+            R("S10", "c8", "G2", "physician", "2024-12-03 10:00", 4, q7_4_text="希望可以直接匯出追蹤名單", q7_4_page="P4P追蹤管理列表",
+              q7_5_text="長照服務使用紀錄", q7_5_source="長照司")]
+    write_rows(path, "survey_responses", rows)
+    write_rows(path, "survey_contacts", [dict(submission_id="S10", phone="02-1234-5678", email="a@example.invalid")])
+    return path
