@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cohorts.ipynb #17daf459
 from __future__ import annotations
-import re, uuid
+import json, re, uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,9 +14,10 @@ from .warehouse import write_table
 from .valuesets import in_concept, any_in_concept, codes
 
 # %% auto #0
-__all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'RULES', 'Period', 'parse_period', 'subperiods', 'window', 'write_rows',
-           'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts', 'load_cohorts', 'register', 'get',
-           'cohort_ids', 'Context', 'rule_sql', 'attribution', 'build_cohort']
+__all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'RULES', 'MEMO', 'Period', 'parse_period', 'subperiods', 'window', 'write_rows',
+           'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts', 'load_cohorts', 'load_yaml', 'register',
+           'get', 'cohort_ids', 'Context', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'attribution',
+           'build_cohort']
 
 # %% ../nbs/11_cohorts.ipynb #63fe21de
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ def validate_cohorts(defs: list) -> list:
 
 def load_cohorts(path=None) -> list:
     "Cohort definitions from `path` (default `defs/cohorts.yaml`), validated."
-    return validate_cohorts(yaml.safe_load(Path(path or DEFS/"cohorts.yaml").read_text(encoding="utf-8"))["cohorts"])
+    return validate_cohorts(load_yaml(path or DEFS/"cohorts.yaml")["cohorts"])
+
+def load_yaml(path) -> dict:
+    "YAML file `path` read with the C loader when PyYAML has it (the definition files are read on every run)."
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 # %% ../nbs/11_cohorts.ipynb #07e7cac5
 COHORTS = Registry("cohort", load_cohorts, UnknownCohort)
@@ -205,9 +210,12 @@ def _r_alive(r, ctx):
             f"WHERE (death_date IS NULL OR death_date >= {_d(ctx.p.start)}){dead}")
 
 # %% ../nbs/11_cohorts.ipynb #33284b75
-def _dx_visits(r, ctx) -> str:
+def _dx_visits(r, ctx, facts=True) -> str:
     "Persons with ≥`min_visits` outpatient visit days (same clinic within N days if asked) for the concept."
     pred, n = any_in_concept(["dx1", "dx2", "dx3"], r["concept"], defs=ctx.defs), r.get("min_visits", 2)
+    if facts and _dx_fact(r) and (spec := (r["concept"], r.get("window", "year"))) in (f := dx_facts(ctx, r))[1]:
+        i = f[1].index(spec)   # ≥2 distinct days ⟺ first day < last day
+        return f"SELECT person_id, min{i} AS index_date FROM {f[0]} WHERE min{i} IS NOT NULL" + (f" AND min{i} < max{i}" if n == 2 else "")
     base = f"SELECT DISTINCT person_id, hosp_id, visit_date FROM visits WHERE {_between(ctx, r, 'visit_date')} AND {pred}"
     if days := r.get("same_clinic_within_days"):
         return (f"SELECT person_id, min(visit_date) AS index_date FROM (SELECT *, lag(visit_date, {n-1}) OVER "
@@ -215,6 +223,50 @@ def _dx_visits(r, ctx) -> str:
                 f"WHERE prev IS NOT NULL AND date_diff('day', prev, visit_date) <= {int(days)} GROUP BY 1")
     return (f"SELECT person_id, min(visit_date) AS index_date FROM ({base}) GROUP BY 1 "
             f"HAVING count(DISTINCT visit_date) >= {n}")
+
+def _walk(r):
+    "Rule `r` and its sub-rules, depth first."
+    yield r
+    for s in r.get("rules", []): yield from _walk(s)
+
+def _dx_fact(r) -> bool:
+    "Whether the visit part of dx rule `r` is answered by the per-person pass (1 or 2 visit days, any clinic)."
+    return 0 < r.get("min_visits", 2) <= 2 and not r.get("same_clinic_within_days")
+
+def dx_specs(extra=()) -> list:
+    "(concept, window) of the dx rules of the registered cohorts (and `extra` rules) that `dx_facts` answers."
+    rules = [s for c in COHORTS for r in [c["entry"], *c.get("inclusion", [])] for s in _walk(r)] + [s for r in extra for s in _walk(r)]
+    return list(dict.fromkeys((s["concept"], s.get("window", "year")) for s in rules if s.get("kind") == "dx" and _dx_fact(s)))
+
+def code_lists(ctx, table, cols, concepts, where="TRUE") -> dict:
+    "{concept: the distinct codes of `cols` in `table` (rows `where`) that belong to it}: prefix rules run on a few codes, not every row."
+    u = " UNION ALL ".join(f"SELECT DISTINCT {c} AS code FROM {table} WHERE {where}" for c in cols)
+    codes_ = [r[0] for r in ctx.run(f"SELECT DISTINCT code FROM ({u}) WHERE code IS NOT NULL ORDER BY 1").fetchall()]
+    if not codes_: return {c: [] for c in concepts}
+    vals = ", ".join(f"({_q(x)})" for x in codes_)
+    preds = ", ".join(f"coalesce({in_concept('code', c, defs=ctx.defs)}, FALSE)" for c in concepts)
+    hit = ctx.run(f"SELECT code, {preds} FROM (VALUES {vals}) AS t(code)").fetchall()
+    return {c: [r[0] for r in hit if r[j + 1]] for j, c in enumerate(concepts)}
+
+def _q(x) -> str: return "'" + str(x).replace("'", "''") + "'"
+def in_list(col, xs) -> str: return f"{col} IN ({', '.join(map(_q, xs))})" if xs else "FALSE"
+
+def dx_facts(ctx, *extra) -> tuple:
+    "(temp table, specs): ONE pass over visits giving per person the first (`min<i>`) and last (`max<i>`) visit day of each spec."
+    if "__dx" in ctx.built: return ctx.built["__dx"]
+    specs = dx_specs(extra); wins = [window(ctx.p, w) for _, w in specs]
+    span = f"visit_date BETWEEN {_d(min(a for a, _ in wins))} AND {_d(max(b for _, b in wins))}"
+    lists = code_lists(ctx, "visits", ("dx1", "dx2", "dx3"), list(dict.fromkeys(c for c, _ in specs)), span)
+    any_ = sorted({x for xs in lists.values() for x in xs})
+    flags = ", ".join(f"({' OR '.join(in_list(d, xs) for d in ('dx1', 'dx2', 'dx3'))}) AS c{j}" for j, xs in enumerate(lists.values()))
+    cj = {c: f"c{j}" for j, c in enumerate(lists)}
+    aggs = ", ".join(f"{f}(CASE WHEN {cj[c]} AND visit_date BETWEEN {_d(a)} AND {_d(b)} THEN visit_date END) AS {f}{i}"
+                     for i, ((c, _), (a, b)) in enumerate(zip(specs, wins)) for f in ("min", "max"))
+    t = ctx.tmp("dx")
+    ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM (SELECT person_id, visit_date, {flags} FROM visits WHERE {span} "
+            f"AND ({' OR '.join(in_list(d, any_) for d in ('dx1', 'dx2', 'dx3'))})) GROUP BY 1")
+    ctx.built["__dx"] = (t, specs)
+    return ctx.built["__dx"]
 
 def _r_dx(r, ctx):
     parts = [_dx_visits(r, ctx)] if ctx.has("visits") and r.get("min_visits", 2) else []
@@ -238,9 +290,14 @@ def _cmp(col, r) -> str:
 
 def _latest_lab(test, ctx, r) -> str:
     "SQL (person_id, v, d): each person's latest `test` result in the window of rule `r`; several on that day → their mean."
-    return (f"SELECT person_id, avg(value) AS v, max(test_date) AS d FROM (SELECT person_id, value, test_date, max(test_date) "
-            f"OVER (PARTITION BY person_id) AS last FROM labs WHERE test = '{test}' AND {_between(ctx, r, 'test_date')}) "
-            f"WHERE test_date = last GROUP BY 1")
+    key = f"__lab {test} {r.get('window', 'year')}"   # each (test, window) once per context, however many rules use it
+    if key not in ctx.built:
+        t = ctx.tmp("lab")
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, avg(value) AS v, max(test_date) AS d FROM (SELECT person_id, value, "
+                f"test_date, max(test_date) OVER (PARTITION BY person_id) AS last FROM labs WHERE test = '{test}' AND "
+                f"{_between(ctx, r, 'test_date')}) WHERE test_date = last GROUP BY 1")
+        ctx.built[key] = t
+    return f"SELECT person_id, v, d FROM {ctx.built[key]}"
 
 def _r_lab(r, ctx):
     if not ctx.has("labs", "persons"): return _NONE
@@ -274,9 +331,15 @@ def _r_count_of(r, ctx):
 
 RULES = {k[3:]: v for k, v in globals().items() if k.startswith("_r_")}
 
+MEMO = ("alive", "dx", "drug", "lab", "visits", "p4p")   # leaf rules kept in a temp table, computed once per context
+
 def rule_sql(rule, ctx) -> str:
     "DuckDB SQL selecting (person_id, index_date) of the persons matching `rule` in context `ctx`."
-    return RULES[rule["kind"]](rule, ctx)
+    if rule["kind"] not in MEMO: return RULES[rule["kind"]](rule, ctx)
+    key = "__rule " + json.dumps({k: v for k, v in rule.items() if k not in ("name", "exclude")}, sort_keys=True, default=str)
+    if key not in ctx.built:
+        t = ctx.tmp(rule["kind"]); ctx.run(f"CREATE TEMP TABLE {t} AS {RULES[rule['kind']](rule, ctx)}"); ctx.built[key] = t
+    return f"SELECT person_id, index_date FROM {ctx.built[key]}"
 
 # %% ../nbs/11_cohorts.ipynb #3b8f3132
 def _label(r) -> str:
