@@ -15,10 +15,13 @@ from .config import UserError, get_settings
 from .privacy import suppress
 
 # %% auto #0
-__all__ = ['FORM', 'ITEMS', 'QCOLS', 'LIKERT', 'LOCAL_OFFSET', 'OPEN', 'FLAG_COLS', 'LEVELS', 'load_form', 'likert_value',
-           'role_value', 'parse_time', 'read_grid', 'find_header', 'map_columns', 'read_survey_file', 'SurveyData',
-           'split_options', 'clean', 'read_survey', 'load_survey', 'summarise_items', 'survey_summary', 'usage_table',
-           'usage_summary', 'likert_plot']
+__all__ = ['FORM', 'ITEMS', 'QCOLS', 'LIKERT', 'LOCAL_OFFSET', 'OPEN', 'FLAG_COLS', 'LEVELS', 'ORDINAL_SPEC', 'load_form',
+           'likert_value', 'role_value', 'parse_time', 'read_grid', 'find_header', 'map_columns', 'read_survey_file',
+           'SurveyData', 'split_options', 'clean', 'read_survey', 'load_survey', 'summarise_items', 'survey_summary',
+           'usage_table', 'usage_summary', 'likert_plot', 'response_rates', 'cronbach_alpha', 'reliability',
+           'item_total', 'fit_ordinal', 'respondent_covariates', 'ordinal_models', 'hodges_lehmann', 'role_comparison',
+           'load_themes', 'segment', 'text_themes', 'open_texts', 'theme_tally', 'option_tally', 'top_terms',
+           'response_rate_plot', 'survey_tables', 'survey_report', 'summary_lines', 'cli', 'demo_stage']
 
 # %% ../nbs/42_survey.ipynb #9e576612
 @lru_cache(None)
@@ -593,3 +596,366 @@ def _example_warehouse(path) -> Path:
     write_rows(path, "survey_responses", rows)
     write_rows(path, "survey_contacts", [dict(submission_id="S10", phone="02-1234-5678", email="a@example.invalid")])
     return path
+
+# %% ../nbs/42_survey.ipynb #50a12356
+def _window(period=None) -> tuple:
+    "The survey window (start, end dates) of `period`'s incentive scheme."
+    from famdoc_lab.incentive import incentive_rules
+    r = incentive_rules(period); return r["start"], r["end"]
+
+def _logged_in(wh, end) -> set:
+    "Clinics with a login on or before Taipei date `end`."
+    return set(wh.sql(f"SELECT DISTINCT clinic_id FROM platform_events WHERE event = 'login' "
+                      f"AND CAST(event_time + INTERVAL {LOCAL_OFFSET} HOUR AS DATE) <= DATE '{end}'").clinic_id)
+
+def response_rates(wh, level="region", period=None, threshold=None, survey=None) -> pd.DataFrame:
+    "Per unit × role: program, logged-in and responding clinics; response rates of each denominator with Wilson CIs; suppressed."
+    wh = _open(wh); start, end = _window(period)
+    d = survey if survey is not None else load_survey(wh)
+    r = d.responses[d.responses.program & (d.responses.submitted_local.dt.date <= end)]
+    cl = wh.sql("SELECT clinic_id, group_id, CAST(region_id AS VARCHAR) AS region_id FROM clinics")
+    cl["_unit"] = _units(cl, level).to_numpy(); cl["logged_in"] = cl.clinic_id.isin(_logged_in(wh, end))
+    rows = []
+    for role in ("all", *ROLES):
+        resp = set(r.clinic_id if role == "all" else r.clinic_id[r.role == role])
+        g = cl.assign(responded=cl.clinic_id.isin(resp)).groupby("_unit")
+        rows.append(pd.DataFrame({"role": role, "program_clinics": g.size(), "logged_in_clinics": g.logged_in.sum(),
+                                  "responding_clinics": g.responded.sum()}).reset_index(names="unit_id"))
+    R = pd.concat(rows, ignore_index=True)
+    for den, tag in (("program_clinics", "program"), ("logged_in_clinics", "logged_in")):
+        lo, hi = _wilson(R.responding_clinics, R[den])
+        R[f"rate_{tag}"], R[f"rate_{tag}_low"], R[f"rate_{tag}_high"] = 100*R.responding_clinics/R[den].where(R[den] > 0), 100*lo, 100*hi
+    R.insert(0, "unit_type", level); R.insert(2, "unit_name", R.unit_id.map(_unit_names(wh, level)))
+    R.insert(4, "role_zh", R.role.map({"all": "全部", **ROLES}))
+    t = _threshold(threshold)
+    if not t: return R.assign(suppressed=False)
+    rates = [c for c in R.columns if c.startswith("rate_")]
+    S = suppress(R, t, count_cols=("responding_clinics", "program_clinics"), group_cols=("role",), hide_cols=rates)
+    S2 = suppress(R, t, count_cols=("responding_clinics", "logged_in_clinics"), group_cols=("role",), hide_cols=rates)
+    S["logged_in_clinics"] = S2.logged_in_clinics; S["suppressed"] = S.suppressed | S2.suppressed
+    for c in rates: S[c] = S[c].astype("Float64").mask(S.suppressed)
+    return S
+
+# %% ../nbs/42_survey.ipynb #a2c4f39f
+def cronbach_alpha(X) -> tuple:
+    "`(alpha, ci_low, ci_high, n)` of the columns of `X` over its complete rows (Feldt 95% interval)."
+    from scipy.stats import f
+    X = pd.DataFrame(X).apply(pd.to_numeric, errors="coerce").dropna().to_numpy(float)
+    n, k = X.shape
+    if n < 3 or k < 2: return np.nan, np.nan, np.nan, n
+    tot = X.sum(1).var(ddof=1)
+    if tot == 0: return np.nan, np.nan, np.nan, n
+    a = k/(k - 1)*(1 - X.var(0, ddof=1).sum()/tot)
+    d1, d2 = n - 1, (n - 1)*(k - 1)
+    return a, 1 - (1 - a)*f.isf(0.025, d1, d2), 1 - (1 - a)*f.isf(0.975, d1, d2), n
+
+def _scales() -> list:
+    "`(scale_type, scale, zh, item columns)` of every scale: the seven sections and the three view stems."
+    out = [("view", str(s), g.view.iloc[0], g.column.tolist()) for s, g in ITEMS.groupby("section")]
+    return out + [("stem", st, FORM["stems"][st]["zh"], ITEMS.column[ITEMS.stem == st].tolist()) for st in ("function", "layout", "info")]
+
+def reliability(resp) -> pd.DataFrame:
+    "Cronbach's alpha with 95% CI per view (section) and per item stem."
+    rows = [dict(scale_type=t, scale=s, scale_zh=z, k=len(c), **dict(zip(["alpha", "ci_low", "ci_high", "n"], cronbach_alpha(resp[c]))))
+            for t, s, z, c in _scales()]
+    return pd.DataFrame(rows)
+
+def item_total(resp) -> pd.DataFrame:
+    "Corrected item-total correlation and alpha-if-deleted of every item within each scale."
+    rows = []
+    for t, s, z, cols in _scales():
+        X = resp[cols].apply(pd.to_numeric, errors="coerce").dropna().astype(float)
+        for c in cols:
+            rest = X.drop(columns=c)
+            r = np.corrcoef(X[c], rest.sum(axis=1))[0, 1] if len(X) > 2 and X[c].std() > 0 and rest.sum(axis=1).std() > 0 else np.nan
+            rows.append(dict(scale_type=t, scale=s, scale_zh=z, item=ITEMS.item[ITEMS.column == c].iloc[0], column=c,
+                             r_item_rest=r, alpha_if_deleted=cronbach_alpha(rest)[0] if rest.shape[1] > 1 else np.nan, n=len(X)))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/42_survey.ipynb #2f845a30
+ORDINAL_SPEC = {"role": "C(role, Treatment('physician'))", "region": "C(region)", "size": "size_z", "usage": "usage_z"}
+
+def fit_ordinal(y, X, groups=None) -> pd.DataFrame:
+    "Ordinal logit of `y` (1-5) on design `X` (no constant); tidy terms with odds ratios and 95% CIs (clustered by `groups`)."
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    levels = sorted(pd.unique(np.asarray(y)))
+    yc = pd.Series(pd.Categorical(np.asarray(y), categories=levels, ordered=True))
+    kw = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(np.asarray(groups))[0]}} if groups is not None else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = OrderedModel(yc, X.reset_index(drop=True).astype(float), distr="logit").fit(method="bfgs", disp=False, maxiter=500, **kw)
+    ci = r.conf_int()
+    out = pd.DataFrame({"term": r.params.index, "coef": r.params.values, "se": r.bse.values, "ci_low_coef": ci[0].values,
+                        "ci_high_coef": ci[1].values, "p": r.pvalues.values})
+    out = out[out.term.isin(X.columns)].reset_index(drop=True)
+    for a, b in (("or", "coef"), ("or_low", "ci_low_coef"), ("or_high", "ci_high_coef")): out[a] = np.exp(out[b])
+    out["n_obs"], out["converged"] = len(yc), bool(r.mle_retvals.get("converged", True))
+    return out
+
+# %% ../nbs/42_survey.ipynb #5bdf2cf2
+def respondent_covariates(wh, d, period=None) -> pd.DataFrame:
+    "Per accepted submission: role, region, clinic size (program members) and logins before submitting, with standardised logs."
+    wh = _open(wh); r = d.responses[["submission_id", "clinic_id", "role", "region_id", "submitted_local"]].copy()
+    year = int(str(period or get_settings().period)[:4])
+    size = wh.sql(f"SELECT clinic_id, count(*) AS members FROM program_members WHERE plan_year = {year} GROUP BY 1") \
+        if wh.has("program_members") else pd.DataFrame(columns=["clinic_id", "members"])
+    lg = wh.sql(f"SELECT clinic_id, event_time + INTERVAL {LOCAL_OFFSET} HOUR AS t FROM platform_events WHERE event = 'login'")
+    m = r.merge(lg, on="clinic_id", how="left")
+    logins = m[m.t <= m.submitted_local].groupby("submission_id").size()
+    r = r.merge(size, on="clinic_id", how="left")
+    r["members"] = r.members.fillna(0).astype(float); r["logins"] = r.submission_id.map(logins).fillna(0).astype(float)
+    z = lambda v: (v - v.mean())/v.std() if v.std() > 0 else v*0
+    r["size_z"], r["usage_z"] = z(np.log1p(r.members)), z(np.log1p(r.logins))
+    r["region"] = r.region_id.map(lambda x: REGIONS[int(x)][0] if pd.notna(x) else "不詳")
+    return r
+
+def _design(cov, terms) -> tuple:
+    "Design matrix (dummies, no constant) of covariate frame `cov` for `terms`; notes on dropped terms."
+    X, notes = pd.DataFrame(index=cov.index), []
+    if "role" in terms:
+        if cov.role.nunique() > 1: X["case_manager"] = (cov.role == "case_manager").astype(float)
+        else: notes.append("one role only: role dropped")
+    if "region" in terms:
+        ref = cov.region.value_counts().index[0]
+        for reg in sorted(set(cov.region) - {ref}): X[f"region[{reg}]"] = (cov.region == reg).astype(float)
+    for t, c in (("size", "size_z"), ("usage", "usage_z")):
+        if t in terms:
+            if cov[c].std() > 0: X[c] = cov[c]
+            else: notes.append(f"{t} constant: dropped")
+    return X, notes
+
+def ordinal_models(wh, d=None, period=None, terms=("role", "region", "size", "usage")) -> pd.DataFrame:
+    "Per view: ordinal logit of its item ratings on `terms` (role, region, size, usage); tidy odds ratios, clustered by submission."
+    d = d or load_survey(wh)
+    cov = respondent_covariates(wh, d, period)
+    out = []
+    for s, g in ITEMS.groupby("section"):
+        L = d.responses[["submission_id"] + g.column.tolist()].melt(id_vars="submission_id", value_name="y").dropna(subset=["y"])
+        L = L.merge(cov, on="submission_id")
+        X, notes = _design(L, terms)
+        base = dict(section=s, view=g.view.iloc[0], n_resp=L.submission_id.nunique())
+        if L.y.nunique() < 2 or L.submission_id.nunique() < 10 or X.empty:
+            out.append(pd.DataFrame([{**base, "term": None, "note": "too few answers or no variation: not fitted"}])); continue
+        try: T = fit_ordinal(L.y.astype(int), X, groups=L.submission_id)
+        except Exception as e:   # a singular design on tiny data: reported, not hidden
+            out.append(pd.DataFrame([{**base, "term": None, "note": f"not fitted: {type(e).__name__}: {e}"[:200]}])); continue
+        out.append(T.assign(**base, note="; ".join(notes) or None))
+    cols = ["section", "view", "term", "coef", "se", "or", "or_low", "or_high", "p", "n_obs", "n_resp", "converged", "note"]
+    return pd.concat(out, ignore_index=True).reindex(columns=cols)
+
+# %% ../nbs/42_survey.ipynb #0944d64a
+def hodges_lehmann(a, b, conf=0.95) -> tuple:
+    "`(shift, low, high)`: median of the differences a_i − b_j with the Moses distribution-free interval."
+    from scipy.stats import norm
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    D = np.sort(np.subtract.outer(a, b).ravel()); m, n = len(a), len(b)
+    if m == 0 or n == 0: return np.nan, np.nan, np.nan
+    k = int(np.floor(m*n/2 - norm.ppf(1 - (1 - conf)/2)*np.sqrt(m*n*(m + n + 1)/12)))
+    lo, hi = (D[k], D[-k - 1]) if k >= 0 and k < len(D) - k else (np.nan, np.nan)
+    return float(np.median(D)), lo, hi
+
+def role_comparison(resp, threshold=0) -> pd.DataFrame:
+    "Per view: physician vs case-manager view scores — n, mean, top-2 share, Mann–Whitney p, Hodges–Lehmann shift with 95% CI (statistics hidden when a role has fewer than `threshold` respondents)."
+    from scipy.stats import mannwhitneyu
+    rows = []
+    for s, g in ITEMS.groupby("section"):
+        sc = resp[g.column.tolist()].astype("Float64").mean(axis=1)
+        a, b = sc[resp.role == "physician"].dropna().astype(float), sc[resp.role == "case_manager"].dropna().astype(float)
+        p = mannwhitneyu(a, b, alternative="two-sided").pvalue if len(a) and len(b) else np.nan
+        hl = hodges_lehmann(a, b)
+        rows.append(dict(section=s, view=g.view.iloc[0], n_physician=len(a), n_case_manager=len(b),
+                         mean_physician=a.mean(), mean_case_manager=b.mean(), top2_physician=100*(a >= 4).mean() if len(a) else np.nan,
+                         top2_case_manager=100*(b >= 4).mean() if len(b) else np.nan, mw_p=p, hl_shift=hl[0], hl_low=hl[1], hl_high=hl[2]))
+    out = pd.DataFrame(rows)
+    t = _threshold(threshold)
+    small = (out[["n_physician", "n_case_manager"]] < t).any(axis=1)
+    stats = [c for c in out.columns if c not in ("section", "view", "n_physician", "n_case_manager")]
+    out[stats] = out[stats].mask(small); out["suppressed"] = small
+    return out
+
+# %% ../nbs/42_survey.ipynb #f9b8844c
+_KINDS = {"reason": "不同意原因", "wish": "7-4 期待功能", "data": "7-5 期待資料"}
+_DOMAIN_WORDS = ["追蹤", "名單", "收案", "會員", "個案", "平台", "家醫", "診所", "醫療群", "頁面", "資料", "功能", "系統", "院所",
+                 "資訊", "管理", "健康", "整合", "直接", "可以", "希望", "能夠", "紀錄", "結果", "使用", "服務"]
+
+@lru_cache(None)
+def load_themes(path=None) -> pd.DataFrame:
+    "The theme dictionary (`defs/survey_themes.csv`): theme_id, theme_zh, theme_en, applies_to, keywords (lists)."
+    t = pd.read_csv(path or DEFS/"survey_themes.csv", dtype=str)
+    if not t.theme_id.is_unique: raise ValueError("survey_themes.csv: duplicate theme_id")
+    t["applies_to"], t["keywords"] = t.applies_to.str.split("|"), t.keywords.str.split("|")
+    return t
+
+@lru_cache(None)
+def _jieba():
+    "jieba with the theme keywords, view names and platform words added to its dictionary."
+    import jieba
+    jieba.setLogLevel(60)
+    for w in {k for ks in load_themes().keywords for k in ks} | set(VIEWS.values()) | set(_DOMAIN_WORDS): jieba.add_word(w, freq=200000)
+    return jieba
+
+def segment(text) -> list:
+    "The jieba tokens of `text` (punctuation and spaces dropped)."
+    return [w for w in _jieba().lcut(_text(text)) if re.search(r"\w", w)]
+
+def text_themes(text, kind) -> list:
+    "Theme ids of `text` (a `kind` of text: reason | wish | data) whose keyword is in one of its tokens."
+    toks = [t.lower() for t in segment(text)]
+    return [r.theme_id for r in load_themes().itertuples() if kind in r.applies_to
+            and any(k.lower() in t for k in r.keywords for t in toks)]
+
+# %% ../nbs/42_survey.ipynb #7b6db352
+def open_texts(resp) -> pd.DataFrame:
+    "Every free text of the responses, long: submission_id, kind (reason | wish | data), section, field, text."
+    parts = []
+    for c in resp.columns:
+        m = re.fullmatch(r"reason_(\d)(?:_(\d))?", c)
+        kind, sec = ("reason", int(m[1])) if m else ("wish", 7) if c == "q7_4_text" else ("data", 7) if c == "q7_5_text" else (None, None)
+        if kind: parts.append(pd.DataFrame({"submission_id": resp.submission_id, "kind": kind, "section": sec, "field": c, "text": resp[c].map(_text)}))
+    T = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["submission_id", "kind", "section", "field", "text"])
+    return T[T.text != ""].reset_index(drop=True)
+
+def theme_tally(resp, threshold=None) -> pd.DataFrame:
+    "Per kind of text and theme: the number of texts (and % of that kind's texts), 未歸類 included; small counts suppressed."
+    T = open_texts(resp); th = load_themes()
+    T["themes"] = [text_themes(x, k) or ["uncategorised"] for x, k in zip(T.text, T.kind)]
+    E = T.explode("themes")
+    rows = []
+    for kind, zh in _KINDS.items():
+        n_txt = int((T.kind == kind).sum())
+        ids = th.theme_id[th.applies_to.map(lambda a: kind in a)].tolist() + ["uncategorised"]
+        cnt = E[E.kind == kind].themes.value_counts()
+        rows += [dict(kind=kind, kind_zh=zh, theme_id=i, theme_zh=dict(zip(th.theme_id, th.theme_zh)).get(i, "未歸類"),
+                      n=int(cnt.get(i, 0)), texts=n_txt) for i in ids]
+    R = pd.DataFrame(rows)
+    R["pct"] = 100*R.n/R.texts.where(R.texts > 0)
+    t = _threshold(threshold)
+    if t: R = suppress(R, t, count_cols=("n",), group_cols=("kind",), hide_cols=("pct",), keep_zeros=True)
+    else: R["suppressed"] = False
+    return R.sort_values(["kind", "n"], ascending=[True, False], key=lambda c: c.map(list(_KINDS).index) if c.name == "kind" else c,
+                         kind="stable").reset_index(drop=True)
+
+def option_tally(resp, threshold=None) -> pd.DataFrame:
+    "Per checkbox option of 7-4 (pages) and 7-5 (data sources): respondents who checked it, and % of those who checked any."
+    rows = []
+    for o in OPEN.values():
+        cb = o["checkbox"]; sel = resp[cb["column"]].map(split_options) if cb["column"] in resp else pd.Series([[]]*len(resp))
+        answered = int(sel.map(bool).sum())
+        rows += [dict(question=o["id"], question_zh=cb["text"], option=x, n=int(sel.map(lambda s: x in s).sum()), answered=answered)
+                 for x in cb["options"]]
+    R = pd.DataFrame(rows); R["pct"] = 100*R.n/R.answered.where(R.answered > 0)
+    t = _threshold(threshold)
+    if t: R = suppress(R, t, count_cols=("n",), group_cols=("question",), hide_cols=("pct",), keep_zeros=True)
+    else: R["suppressed"] = False
+    return R
+
+def top_terms(resp, n=15) -> pd.DataFrame:
+    "The `n` most frequent jieba tokens (two characters or more) per kind of free text — for the analyst, not for publication."
+    T = open_texts(resp)
+    rows = [dict(kind=k, term=w, count=c) for k, g in T.groupby("kind")
+            for w, c in pd.Series([t for x in g.text for t in segment(x) if len(t) >= 2]).value_counts().head(n).items()]
+    return pd.DataFrame(rows, columns=["kind", "term", "count"])
+
+# %% ../nbs/42_survey.ipynb #0be76e1b
+def response_rate_plot(rates, title=None, ax=None):
+    "Response rate of program clinics per unit (role 'all') with Wilson 95% bars; suppressed units listed, not drawn."
+    import matplotlib.pyplot as plt
+    _font()
+    R = rates[rates.role == "all"].reset_index(drop=True)
+    if ax is None: fig, ax = plt.subplots(figsize=(7, 0.45*len(R) + 1.5))
+    else: fig = ax.figure
+    y = np.arange(len(R))[::-1]
+    for yi, r in zip(y, R.itertuples()):
+        if r.suppressed or pd.isna(r.rate_program): ax.text(1, yi, "樣本數過少，不予顯示", va="center", fontsize=8, color="#777777"); continue
+        ax.barh(yi, r.rate_program, color="#67a9cf", height=.6)
+        ax.errorbar(r.rate_program, yi, xerr=[[r.rate_program - r.rate_program_low], [r.rate_program_high - r.rate_program]], color="#333333", capsize=3, lw=1)
+        ax.text(min(r.rate_program_high + 2, 101), yi, f"{r.rate_program:.0f}% ({int(r.responding_clinics)}/{int(r.program_clinics)})", va="center", fontsize=8)
+    ax.set_yticks(y, [str(n if isinstance(n, str) else u) for n, u in zip(R.unit_name, R.unit_id)])
+    ax.set_xlim(0, 120); ax.set_xticks(range(0, 101, 20), [f"{v}%" for v in range(0, 101, 20)])
+    ax.set_xlabel("填答診所占家醫計畫診所比例（95% 信賴區間）"); ax.set_title(title or "家醫大平台使用者意見調查回覆率")
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/42_survey.ipynb #f560894d
+_SHEETS = {"summary_nation": "題目摘要-全國", "summary_region": "題目摘要-分區", "summary_group": "題目摘要-醫療群",
+           "rates_region": "回覆率-分區", "rates_group": "回覆率-醫療群", "reliability": "信度", "item_total": "題目總分相關",
+           "ordinal": "序位邏輯斯迴歸", "roles": "醫師與個管師比較", "themes": "意見主題", "options": "勾選項目", "usage_region": "平台使用-分區"}
+
+def survey_tables(wh, d, period, t) -> dict:
+    "Every stakeholder table of a survey run (suppressed at threshold `t`; 0: none)."
+    r = d.responses
+    return {"summary_nation": survey_summary(d, "nation", threshold=t), "summary_region": survey_summary(d, "region", threshold=t),
+            "summary_group": survey_summary(d, "group", threshold=t).assign(unit_name=lambda x: x.unit_id.map(_unit_names(wh, "group"))),
+            "rates_region": response_rates(wh, "region", period, t, d), "rates_group": response_rates(wh, "group", period, t, d),
+            "reliability": reliability(r), "item_total": item_total(r), "ordinal": ordinal_models(wh, d, period),
+            "roles": role_comparison(r, t), "themes": theme_tally(r, t), "options": option_tally(r, t),
+            "usage_region": usage_summary(wh, "region", period=period, threshold=t)}
+
+def _write(tables, out) -> Path:
+    "Each table as CSV (UTF-8 with BOM) and all in one workbook with zh sheet names."
+    for k, df in tables.items(): df.to_csv(out/f"{k}.csv", index=False, encoding="utf-8-sig")
+    x = out/"survey_tables.xlsx"
+    with pd.ExcelWriter(x, engine="openpyxl") as xw:
+        for k, df in tables.items(): df.to_excel(xw, sheet_name=_SHEETS[k], index=False)
+    return x
+
+def survey_report(wh, out, period=None, files=None, incentive=False, budget=None, clawback=None, threshold=None) -> dict:
+    "Validate, analyse and write a survey run into `out` (plus the incentive files when `incentive`); a summary dict."
+    import matplotlib.pyplot as plt
+    s = get_settings(); period = str(period or s.period)
+    t = _threshold(threshold) if (threshold is not None or s.suppress) else 0
+    try: wh = _open(wh)
+    except FileNotFoundError as e: raise UserError(str(e)) from None
+    d = read_survey(files, wh) if files else load_survey(wh)
+    dp = _as_data(d, period)
+    out = Path(out); (out/"restricted").mkdir(parents=True, exist_ok=True)
+    d.flags.to_csv(out/"validation_flags.csv", index=False, encoding="utf-8-sig")
+    d.counts.to_csv(out/"validation_counts.csv", index=False, encoding="utf-8-sig")
+    d.contacts.to_csv(out/"restricted"/"contacts.csv", index=False, encoding="utf-8-sig")
+    top_terms(dp.responses).to_csv(out/"restricted"/"top_terms.csv", index=False, encoding="utf-8-sig")
+    tables = survey_tables(wh, dp, period, t); _write(tables, out)
+    figs = {"likert_nation.png": likert_plot(tables["summary_nation"]), "response_rates.png": response_rate_plot(tables["rates_region"])}
+    fig, axs = plt.subplots(1, 2, figsize=(16, 9), sharey=True)
+    for ax, (role, zh) in zip(axs, ROLES.items()):
+        likert_plot(summarise_items(dp.responses[dp.responses.role == role], "nation", t), title=zh, ax=ax)
+    figs["likert_roles.png"] = fig
+    for name, f in figs.items(): f.savefig(out/name, dpi=110, bbox_inches="tight"); plt.close(f)
+    c = d.counts.sum(numeric_only=True)
+    res = dict(out=out, period=period, rates_nation=response_rates(wh, "nation", period, t, dp), read=int(c.read), accepted=int(c.accepted), rejected=int(c.rejected), blank=int(c.blank),
+               invalid=int(c.invalid), analysed=len(dp.responses), flags=len(d.flags), tables=tables)
+    if incentive:
+        from famdoc_lab.incentive import incentive_status, write_incentive
+        S = incentive_status(wh, period, budget, clawback, survey=d if files else None)
+        write_incentive(S, out); res["incentive"] = S.attrs
+    return res
+
+def summary_lines(res) -> list:
+    "The short printed summary of a `survey_report` result."
+    a = res["rates_nation"].iloc[0]
+    n = lambda v: "hidden (small)" if pd.isna(v) else f"{int(v)}"
+    lines = [f"survey {res['period']}: {res['read']} rows read = {res['accepted']} accepted ({res['invalid']} invalid) + "
+             f"{res['rejected']} rejected + {res['blank']} blank; {res['analysed']} submissions analysed, {res['flags']} flags",
+             f"  responding program clinics: {n(a.responding_clinics)} of {n(a.program_clinics)}; logged in by the window's end: {n(a.logged_in_clinics)}"]
+    if "incentive" in res:
+        i = res["incentive"]
+        lines.append(f"  incentive {i['year']}: {i['n_eligible']} eligible clinics × NT${i['amount']:,} = NT${i['paid']:,} "
+                     f"(budget NT${i['budget']:,.0f}), clawed back NT${i['clawed_back']:,}")
+        lines += [f"  warning: {w}" for w in i["warnings"]]
+    lines.append(f"  written to {res['out']} (validation_flags.csv, survey_tables.xlsx, figures; contacts in restricted/)")
+    return lines
+
+def cli(a) -> int:
+    "`famdoc-lab survey` from parsed arguments `a` (warehouse, period, input, incentive, budget, clawback, out); exit code 0."
+    if a.budget is not None and a.budget <= 0: raise UserError(f"--budget must be positive (got {a.budget:g})")
+    if (a.budget is not None or a.clawback) and not a.incentive: raise UserError("--budget and --clawback need --incentive")
+    s = get_settings(warehouse=a.warehouse, period=a.period)
+    res = survey_report(s.warehouse, a.out, s.period, files=a.input, incentive=a.incentive, budget=a.budget, clawback=a.clawback)
+    print("\n".join(summary_lines(res)))
+    return 0
+
+def demo_stage(ctx) -> str:
+    "`famdoc-lab demo`: the survey run with the incentive on the demo warehouse; a one-line summary."
+    res = survey_report(ctx["wh"], Path(ctx["out"])/"survey", ctx.get("period"), incentive=True)
+    i = res["incentive"]
+    return (f"{res['analysed']} submissions analysed ({res['invalid']} invalid, {res['rejected']} rejected); "
+            f"{i['n_eligible']} clinics eligible for NT${i['amount']:,} each; outputs in {res['out']}")
