@@ -17,8 +17,9 @@ from .indicators import Z95, Z998, get as get_indicator, INDICATORS
 # %% auto #0
 __all__ = ['PARAM_KEYS', 'TREND_IDS', 'SHARED', 'FAMILY_ZH', 'templates_dir', 'template', 'resolve_period', 'load_params',
            'warehouse_fingerprint', 'file_hash', 'key_of', 'atomic_path', 'write_json', 'data_quality', 'trend_periods',
-           'shared_inputs', 'load_shared', 'family_table', 'stands_out', 'clinic_matrix', 'to_html', 'run_one',
-           'executor', 'run_reports', 'famdoc_lab_version', 'cli', 'summary_line', 'demo_stage', 'bench_reports']
+           'shared_inputs', 'load_shared', 'family_table', 'stands_out', 'clinic_matrix', 'fmt_table', 'to_html',
+           'run_one', 'executor', 'run_reports', 'famdoc_lab_version', 'cli', 'summary_line', 'demo_stage',
+           'bench_reports']
 
 # %% ../nbs/30_runner.ipynb #2b2c7249
 _ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent   # the checkout (notebooks run in nbs/)
@@ -136,7 +137,7 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
     key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 2})
     meta = out/"meta.json"
     if meta.exists() and json.loads(meta.read_text()).get("key") == key and all((out/f"{n}.parquet").exists() for n in SHARED):
-        return json.loads(meta.read_text())
+        return {**json.loads(meta.read_text()), "dir": str(out.resolve())}   # the folder may have been moved or copied
     out.mkdir(parents=True, exist_ok=True)
     with Warehouse(wh) as w:
         jobs = [("group", [dict(level="group", period=period)]), ("clinic", [dict(level="clinic", period=period)]),
@@ -188,7 +189,7 @@ def family_table(rows, unit_id, family=None, threshold=3) -> pd.DataFrame:
         if family and d["family"] != family: continue
         u, s = d["unit"], bool(x.suppressed)
         ci = "" if s or pd.isna(x.ci_low) else f"{fmt_value(x.ci_low, u)} – {fmt_value(x.ci_high, u)}"
-        out.append({"指標": d["zh"], "分子": fmt_value(x.numerator, "count", s and pd.isna(x.numerator), threshold),
+        out.append({"指標": d["zh"], "分子": fmt_value(x.numerator, "count", s and pd.isna(x.numerator), threshold) if u != "mean" else "",
                     "分母": fmt_value(x.denominator, "count", s and pd.isna(x.denominator), threshold) if u != "count" else "",
                     "本單位": fmt_value(x.rate, u, s, threshold), "95%信賴區間": ci,
                     "分區": fmt_value(x.benchmark_region, u), "全國": fmt_value(x.benchmark_nation, u),
@@ -235,7 +236,9 @@ def stands_out(group_rows, group_id, clinic_rows=None, trend_rows=None, names=No
                     f.append(("trend_break", iid, float(sep), f"{d['zh']} 由 {a.period} 的 {fmt_value(a.rate, d['unit'])} "
                               f"{'升至' if b.rate > a.rate else '降至'} {b.period} 的 {fmt_value(b.rate, d['unit'])}（信賴區間不重疊）"))
     df = pd.DataFrame(f, columns=["kind", "indicator_id", "score", "text"])
-    return df.sort_values("score", ascending=False).groupby("kind", sort=False).head(top_n).reset_index(drop=True)
+    df = df.sort_values("score", ascending=False).groupby("kind", sort=False).head(top_n)
+    order = {k: i for i, k in enumerate(["outlier", "gap_region", "trend_break", "clinic_outlier"])}
+    return df.sort_values(["kind", "score"], key=lambda c: c.map(order) if c.name == "kind" else -c).reset_index(drop=True)
 
 # %% ../nbs/30_runner.ipynb #7a674423
 def clinic_matrix(clinic_rows, clinic_ids, ids, names=None, threshold=3) -> pd.DataFrame:
@@ -247,6 +250,17 @@ def clinic_matrix(clinic_rows, clinic_ids, ids, names=None, threshold=3) -> pd.D
            .reindex(index=list(clinic_ids), columns=[i for i in ids if i in set(r.indicator_id)]).fillna("—"))
     m.index = [(names or {}).get(i, i) for i in m.index]; m.columns = [get_indicator(i)["zh"] for i in m.columns]
     return m.rename_axis("診所")
+
+# %% ../nbs/30_runner.ipynb #96dbc872
+def fmt_table(df, spec, threshold=3, suppressed_col="suppressed") -> pd.DataFrame:
+    "Columns `spec` {col: (zh, unit)} of `df` formatted; NA in a suppressed row → `<threshold`, other NA → —."
+    from famdoc_lab.plots import fmt_value
+    sup = df[suppressed_col].fillna(False).astype(bool) if suppressed_col in df else pd.Series(False, index=df.index)
+    def f(v, unit, s):
+        if unit == "text": return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+        if unit == "pct": v, unit = (v/100 if v is not None and not pd.isna(v) else v), "rate"
+        return fmt_value(v, unit, bool(s) and (v is None or pd.isna(v)), threshold)
+    return pd.DataFrame({zh: [f(v, unit, s) for v, s in zip(df[c], sup)] for c, (zh, unit) in spec.items() if c in df})
 
 # %% ../nbs/30_runner.ipynb #3c6bc812
 def _error_banner(nb_path, msg):
