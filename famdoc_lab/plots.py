@@ -10,7 +10,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 import seaborn as sns
 from .indicators import get, Z95, Z998
 
@@ -57,8 +57,9 @@ def fmt_value(v, unit, suppressed=False, threshold=3) -> str:
 
 def fmt_axis(ax, unit, axis="y"):
     "Tick labels of `ax` in the format of indicator unit `unit`."
-    f = {"rate": lambda v, _: f"{100*v:.0f}%", "per_1000": lambda v, _: f"{v:g}‰"}.get(unit)
-    if f: (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(f))
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    if unit == "rate": a.set_major_formatter(PercentFormatter(xmax=1, decimals=None))
+    elif unit == "per_1000": a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}‰"))
 
 # %% ../nbs/20_plots.ipynb #d1e1bc37
 def _float(s) -> np.ndarray: return pd.to_numeric(pd.Series(s), errors="coerce").astype(float).to_numpy()
@@ -145,10 +146,16 @@ def funnel_plot(rows, highlight=(), names=None, ax=None, title=None, figsize=(7,
         for xi, yi, u in zip(x[hl], y[hl], sh["unit_id"][hl]): ax.annotate((names or {}).get(u, u), (xi, yi), xytext=(5, 5), textcoords="offset points", fontsize=8)
     if len(x) and x.max() > 20*max(x.min(), 1): ax.set_xscale("log")
     fmt_axis(ax, d["unit"]); ax.set_xlabel("分母（人數）"); ax.set_ylabel(UNIT_ZH[d["unit"]])
-    ax.set_title(title or label(iid)); ax.legend(fontsize=8, loc="best")
+    ax.set_title(title or label(iid))
     n_sup = int(rows["suppressed"].fillna(False).astype(bool).sum())
-    _note(ax, f"另有 {n_sup} 個單位因小數值遮蔽未顯示" if n_sup else "")
+    _legend_below(ax, f"另有 {n_sup} 個單位因小數值遮蔽未顯示" if n_sup else "")
     return fig
+
+def _legend_below(ax, note="", y=-0.2):
+    "The legend under the axes at `y` (it never hides a point), with an optional `note` as its title."
+    h, l = ax.get_legend_handles_labels()
+    if h: ax.legend(h, l, loc="upper center", bbox_to_anchor=(0.5, y), ncol=3, fontsize=7, frameon=False,
+                    title=note or None, title_fontsize=7)
 
 # %% ../nbs/20_plots.ipynb #207eedb6
 def trend_plot(rows, unit_id=None, ax=None, title=None, threshold=3, figsize=(7, 3.8)) -> Figure:
@@ -169,7 +176,7 @@ def trend_plot(rows, unit_id=None, ax=None, title=None, threshold=3, figsize=(7,
     for xi in xs[sup]: ax.annotate(f"<{threshold}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 4), textcoords="offset points",
                                    ha="center", fontsize=8, color="grey")
     ax.set_xticks(xs, r["period"].astype(str)); fmt_axis(ax, d["unit"])
-    ax.set_ylabel(UNIT_ZH[d["unit"]]); ax.set_title(title or label(iid)); ax.legend(fontsize=8)
+    ax.set_ylabel(UNIT_ZH[d["unit"]]); ax.set_title(title or label(iid)); _legend_below(ax, y=-0.1)
     return fig
 
 # %% ../nbs/20_plots.ipynb #502acf2d
