@@ -15,11 +15,11 @@ from .schema import REGIONS
 from .indicators import Z95, Z998, get as get_indicator, INDICATORS
 
 # %% auto #0
-__all__ = ['PARAM_KEYS', 'TREND_IDS', 'SHARED', 'FAMILY_ZH', 'templates_dir', 'template', 'resolve_period', 'load_params',
-           'warehouse_fingerprint', 'file_hash', 'key_of', 'atomic_path', 'write_json', 'data_quality', 'trend_periods',
-           'shared_inputs', 'load_shared', 'family_table', 'stands_out', 'clinic_matrix', 'fmt_table', 'to_html',
-           'run_one', 'executor', 'run_reports', 'famdoc_lab_version', 'cli', 'summary_line', 'demo_stage',
-           'bench_reports']
+__all__ = ['PARAM_KEYS', 'TREND_IDS', 'SHARED', 'REASON_ZH', 'FAMILY_ZH', 'templates_dir', 'template', 'resolve_period',
+           'load_params', 'warehouse_fingerprint', 'file_hash', 'key_of', 'atomic_path', 'write_json', 'data_quality',
+           'quality_table', 'trend_periods', 'shared_inputs', 'load_shared', 'family_table', 'stands_out',
+           'clinic_matrix', 'fmt_table', 'to_html', 'run_one', 'executor', 'run_reports', 'famdoc_lab_version', 'cli',
+           'summary_line', 'demo_stage', 'bench_reports']
 
 # %% ../nbs/30_runner.ipynb #2b2c7249
 _ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent   # the checkout (notebooks run in nbs/)
@@ -118,6 +118,23 @@ def data_quality(wh) -> tuple:
     ing = pd.read_csv(root/"ingest_summary.csv", encoding="utf-8-sig") if (root/"ingest_summary.csv").exists() else pd.DataFrame()
     ing = ing.groupby("table", as_index=False)[["read", "accepted", "rejected"]].sum() if len(ing) else ing
     return rej[["table", "clinic_id", "reason", "rejected"]], ing
+
+# %% ../nbs/30_runner.ipynb #19ff6b20
+REASON_ZH = {"bad date": "日期錯誤", "bad type": "格式錯誤", "duplicate key": "重複資料", "missing value": "必填欄位空白",
+             "orphan reference": "對應不到主檔", "out of range": "數值超出合理範圍", "unknown code": "代碼不在代碼表"}
+
+def quality_table(quality, clinic_ids, threshold=3) -> pd.DataFrame:
+    "Rejected rows of `clinic_ids` by table (zh) × reason (zh); counts below `threshold` shown as `<threshold`."
+    from famdoc_lab.privacy import suppress
+    from famdoc_lab.schema import TABLES
+    q = quality[quality.clinic_id.isin(list(clinic_ids))].groupby(["table", "reason"], as_index=False).rejected.sum()
+    if q.empty: return pd.DataFrame()
+    # counts of records, not persons, and no total of these cells is published: small cells hidden, no complement needed
+    q = suppress(q.assign(indicator_id="rejects", period=""), threshold, count_cols=("rejected",), group_cols=("table", "reason"), hide_cols=())
+    q["v"] = fmt_table(q, {"rejected": ("", "count")}, threshold).iloc[:, 0].to_numpy()
+    t = q.pivot(index="table", columns="reason", values="v").fillna("0")
+    t.index = [TABLES[i].zh if i in TABLES else i for i in t.index]; t.columns = [REASON_ZH.get(c, c) for c in t.columns]
+    return t.rename_axis("資料表").reset_index()
 
 # %% ../nbs/30_runner.ipynb #eb5eec85
 def trend_periods(period, n_months=6) -> list:
