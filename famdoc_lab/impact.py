@@ -530,7 +530,7 @@ def person_period_panel(wh, period="2024", end=None) -> tuple:
     cond = ", ".join(f"max(({' OR '.join(in_concept(c2, c) for c2 in ('dx1', 'dx2', 'dx3'))})::INT) AS {c}" for c in _CONDS)
     pers = wh.sql(f"""SELECT p.person_id, p.sex, p.birth_year, p.death_date, v.* EXCLUDE (person_id)
         FROM persons p LEFT JOIN (SELECT person_id, {cond}, sum((case_type <> '02')::INT) AS visits_pre FROM visits
-        WHERE visit_date >= {_ym(pre0.date())} AND visit_date < {_ym(p0.date())} GROUP BY 1) v USING (person_id)""")
+        WHERE visit_date >= {_ym(pre0.date())} AND visit_date < {_ym(p0.date())} GROUP BY 1) v USING (person_id) ORDER BY p.person_id""")
     pers = pers.merge(_membership(wh), on="person_id", how="left")
     pers[_CONDS + ["visits_pre"]] = pers[_CONDS + ["visits_pre"]].fillna(0).astype(float)
     death = pd.to_datetime(pers.death_date)
@@ -585,20 +585,29 @@ def impact_summary(wh, period="2024", specs=None) -> pd.DataFrame:
     if isinstance(wh, (str, Path)):
         from famdoc_lab.warehouse import open_warehouse
         wh = open_warehouse(wh)
-    specs = specs or SUMMARY; cm = pp = None; rows = []
+    specs = specs or SUMMARY; cache, rows = {}, []
     for name, term in specs.items():
         s = get_spec(name) | {"plot": False}
-        if s["design"] == "event_study" or s.get("panel") == "clinic_month" or s["design"] == "its":
-            if cm is None: cm = clinic_month_panel(wh, period)
-            if s["design"] == "its":
-                res = its(national_series(cm), s | {"launch": cm.attrs["launch"]} if s["launch"] == "auto" else s)
-                rows.append(_headline(name, s, res, term)); continue
-            res = estimate(s, cm) if s["design"] == "event_study" else estimate(s, cm.assign(on=treatment_on(cm, lag=s.get("effect_from", 0))))
-            nv = res.row("TWFE (naive)") if s["design"] == "event_study" else None
-            rows.append(_headline(name, s, res, term, nv, pretrend_p=res.details.get("pretrend", {}).get("p")))
-        elif s["design"] == "psm_did":
-            if pp is None: pp = person_period_panel(wh, period)
-            res = estimate(s, {"persons": pp[0], "panel": pp[1]})
-            rows.append(_headline(name, s, res, term, naive_ratio(pp[1], s["outcome"], str(period)).iloc[0],
-                                  max_smd_after=res.details["balance"].smd_after.abs().max()))
-    return pd.DataFrame(rows)
+        try: rows.append(_summary_row(wh, period, name, s, term, cache))
+        except UserError as e:      # e.g. no comparison clinics left: the row says why instead of failing the table
+            rows.append(dict(spec=name, design=s["design"], outcome=s["outcome"], zh=s.get("zh", ""), en=s.get("en", ""), term=term, note=str(e)))
+    out = pd.DataFrame(rows)
+    return out.reindex(columns=list(dict.fromkeys(_SUMMARY_COLS + list(out.columns))))
+
+_SUMMARY_COLS = ["spec", "design", "outcome", "zh", "en", "term", "estimate", "ci_low", "ci_high", "p", "n", "scale",
+                 "naive", "naive_estimate", "naive_ci_low", "naive_ci_high", "pretrend_p", "max_smd_after", "note"]
+
+def _summary_row(wh, period, name, s, term, cache) -> dict:
+    "The summary row of spec `s`, building the clinic or person panel into `cache` on first use."
+    if s["design"] == "psm_did":
+        if "pp" not in cache: cache["pp"] = person_period_panel(wh, period)
+        pers, pp = cache["pp"]; res = estimate(s, {"persons": pers, "panel": pp})
+        return _headline(name, s, res, term, naive_ratio(pp, s["outcome"], str(period)).iloc[0],
+                         max_smd_after=res.details["balance"].smd_after.abs().max())
+    if "cm" not in cache: cache["cm"] = clinic_month_panel(wh, period)
+    cm = cache["cm"]
+    if s["design"] == "its": return _headline(name, s, its(national_series(cm), s), term)
+    if s["design"] == "event_study":
+        res = estimate(s, cm)
+        return _headline(name, s, res, term, res.row("TWFE (naive)"), pretrend_p=res.details["pretrend"]["p"])
+    return _headline(name, s, estimate(s, cm.assign(on=treatment_on(cm, lag=s.get("effect_from", 0)))), term)
