@@ -17,9 +17,9 @@ from .indicators import Z95, Z998, get as get_indicator, INDICATORS
 # %% auto #0
 __all__ = ['PARAM_KEYS', 'TREND_IDS', 'SHARED', 'REASON_ZH', 'FAMILY_ZH', 'templates_dir', 'template', 'resolve_period',
            'load_params', 'warehouse_fingerprint', 'file_hash', 'key_of', 'atomic_path', 'write_json', 'data_quality',
-           'quality_table', 'trend_periods', 'shared_inputs', 'load_shared', 'family_table', 'stands_out',
-           'clinic_matrix', 'fmt_table', 'to_html', 'run_one', 'executor', 'run_reports', 'famdoc_lab_version', 'cli',
-           'summary_line', 'demo_stage', 'bench_reports']
+           'quality_table', 'trend_periods', 'shared_inputs', 'platform_tables', 'load_shared', 'family_table',
+           'stands_out', 'clinic_matrix', 'fmt_table', 'to_html', 'run_one', 'executor', 'run_reports',
+           'famdoc_lab_version', 'cli', 'summary_line', 'demo_stage', 'bench_reports']
 
 # %% ../nbs/30_runner.ipynb #2b2c7249
 _ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent   # the checkout (notebooks run in nbs/)
@@ -99,7 +99,7 @@ def write_json(obj, path) -> Path:
 
 # %% ../nbs/30_runner.ipynb #ff7e134c
 TREND_IDS = ["p4p_dm_followup", "dm_hba1c_control", "htn_bp_control", "ed_visits", "acsc_admissions", "continuity_clinic"]
-SHARED = ("group", "clinic", "trend", "quality", "ingest")
+SHARED = ("group", "clinic", "trend", "quality", "ingest", "members", "usage", "survey", "incentive")
 
 def data_quality(wh) -> tuple:
     "(rejects per table, clinic and reason; the ingest summary) of warehouse `wh`."
@@ -151,7 +151,7 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
     from famdoc_lab.warehouse import Warehouse
     from famdoc_lab.indicators import compute_indicators
     out, trend_ids = Path(out), list(trend_ids or TREND_IDS)
-    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 2})
+    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 3})
     meta = out/"meta.json"
     if meta.exists() and json.loads(meta.read_text()).get("key") == key and all((out/f"{n}.parquet").exists() for n in SHARED):
         return {**json.loads(meta.read_text()), "dir": str(out.resolve())}   # the folder may have been moved or copied
@@ -164,12 +164,34 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
             df = pd.concat([compute_indicators(w, threshold=threshold, suppress=True, **kw) for kw in kws], ignore_index=True)
             with atomic_path(out/f"{name}.parquet") as t: df.to_parquet(t, index=False)
             if progress: print(f"shared {name} indicators: {len(df)} rows in {time.perf_counter()-t0:.1f} s", file=sys.stderr)
+        extra, notes = platform_tables(w, period, threshold)
     rej, ing = data_quality(wh)
-    for name, df in [("quality", rej), ("ingest", ing)]:
+    for name, df in [("quality", rej), ("ingest", ing), *extra.items()]:
         with atomic_path(out/f"{name}.parquet") as t: df.to_parquet(t, index=False)
-    res = {"key": key, "hash": file_hash(*[out/f"{n}.parquet" for n in SHARED]), "dir": str(out.resolve()), "period": period,
+    res = {"key": key, "notes": notes, "hash": file_hash(*[out/f"{n}.parquet" for n in SHARED]), "dir": str(out.resolve()), "period": period,
            "threshold": threshold, "trend_ids": trend_ids, "trend_periods": trend_periods(period)}
     write_json(res, meta); return res
+
+def platform_tables(w, period, threshold=3) -> tuple:
+    "({members per clinic, usage and survey per group, incentive per clinic}, notes) of warehouse `w`; empty tables when a source is missing."
+    from famdoc_lab.cohorts import parse_period
+    out, notes = {}, {}
+    y = parse_period(period).end.year
+    out["members"] = w.sql(f"SELECT clinic_id, count(DISTINCT person_id) AS members FROM program_members WHERE plan_year = {y} GROUP BY 1")
+    try:
+        from famdoc_lab import survey
+        out["usage"] = survey.usage_summary(w, "group", period=period, threshold=threshold)
+        out["survey"] = survey.survey_summary(w, "group", period=period, threshold=threshold)
+    except (ImportError, AttributeError, UserError) as e:
+        out["usage"] = out["survey"] = pd.DataFrame({"unit_id": pd.Series(dtype=str)}); notes["survey"] = _first_line(e)
+    try:
+        from famdoc_lab.incentive import incentive_status
+        inc = incentive_status(w, period)
+        notes["incentive"] = json.loads(json.dumps(inc.attrs, default=str))
+        out["incentive"] = inc[[c for c in inc.columns if c not in ("first_login", "survey_at")]]
+    except (ImportError, UserError, KeyError) as e:
+        out["incentive"] = pd.DataFrame({"clinic_id": pd.Series(dtype=str)}); notes["incentive"] = _first_line(e)
+    return out, notes
 
 def _defs_hash() -> str:
     "Hash of the indicator and cohort definition files."
@@ -180,7 +202,7 @@ def load_shared(d) -> dict:
     "The shared tables of a run folder `d` (`group`, `clinic`, `trend`, `quality`, `ingest`) as DataFrames."
     if not d or not (Path(d)/"meta.json").exists():
         raise UserError(f"{d!r}: no shared indicator folder (the runner computes it once per run: famdoc-lab run …)")
-    return {n: pd.read_parquet(Path(d)/f"{n}.parquet") for n in SHARED}
+    return {n: pd.read_parquet(Path(d)/f"{n}.parquet") for n in SHARED} | {"meta": json.loads((Path(d)/"meta.json").read_text(encoding="utf-8"))}
 
 # %% ../nbs/30_runner.ipynb #c2257e45
 FAMILY_ZH = {"p4p_tracking": "P4P收案追蹤", "health_outcomes": "健康管理成效", "evaluation": "家醫評核指標"}
