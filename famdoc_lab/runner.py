@@ -406,7 +406,7 @@ def _plan(wh, regions, period, run_dir, shared, groups, params, settings, tpl_g,
         rows = _group_rows(sh, g.group_id, clinics.clinic_id[clinics.group_id == g.group_id])
         tasks.append({"name": "report", "unit": g.group_id, "region": int(g.region_id), "template": str(tpl_g), "parameters": p,
                       "out_dir": str(run_dir/str(g.region_id)/g.group_id), "key": keyed(tpl_g, p), "csv": {"indicators.csv": rows.to_dict("list")}, **common})
-    for r in sorted(groups.region_id.unique()):
+    for r in sorted(groups.region_id.unique()) if tpl_r else []:
         p = {**base, "region": int(r)}
         tasks.append({"name": "region_summary", "unit": f"region_{r}", "region": int(r), "template": str(tpl_r), "parameters": p,
                       "out_dir": str(run_dir/str(r)), "key": keyed(tpl_r, p), **common})
@@ -421,7 +421,7 @@ def _done(prev, t) -> bool:
 def run_reports(warehouse=None, region=None, period=None, groups=None, workers=None, scheduler=None, resume=False, run_id=None,
                 out="outputs", params=None, progress=True, all_regions=False, template_group="group_evaluation",
                 template_region="region_summary") -> dict:
-    "Run the evaluation reports of `region` (or `all_regions`) for `period`; the manifest (its `exit_code`: 0 ok, 2 some failed)."
+    "Run the evaluation reports of `region` (or `all_regions`) for `period`, then the region summaries (none if `template_region` is None); the manifest."
     from tqdm.auto import tqdm
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     pf = load_params(params) if params else {}
@@ -438,7 +438,7 @@ def run_reports(warehouse=None, region=None, period=None, groups=None, workers=N
     period = resolve_period(period or explicit_period or s.period)
     wh = Path(s.warehouse)
     if not wh.is_dir(): raise UserError(f"{wh}: no warehouse here (run `famdoc-lab ingest` first)")
-    tpl_g, tpl_r = template(template_group), template(template_region)
+    tpl_g, tpl_r = template(template_group), template(template_region) if template_region else None
     run_id = run_id or f"{period}-{'all' if all_regions else f'r{regions[0]}'}"
     run_dir = (Path(out)/run_id).resolve(); run_dir.mkdir(parents=True, exist_ok=True)
     gs = _groups(wh, regions, groups)
@@ -452,7 +452,7 @@ def run_reports(warehouse=None, region=None, period=None, groups=None, workers=N
     man = {"run_id": run_id, "command": " ".join(sys.argv), "regions": regions, "period": period,
            "params": {"file": str(params) if params else None, **pf}, "settings": s.as_dict(),
            "data_fingerprint": shared["wh"], "shared": {k: shared[k] for k in ("key", "hash", "dir", "seconds", "trend_ids")},
-           "code": {"version": famdoc_lab_version(), "git_commit": _git_commit(), "templates": {"group": file_hash(tpl_g), "region": file_hash(tpl_r)}},
+           "code": {"version": famdoc_lab_version(), "git_commit": _git_commit(), "templates": {"group": file_hash(tpl_g), "region": file_hash(tpl_r) if tpl_r else None}},
            "started": started, "finished": None, "reports": {}}
     todo = []
     for t in tasks:

@@ -26,10 +26,10 @@ def _run(tiny_demo, shared0, out, run_id, **kw):
 
 def test_templates_execute(tiny_demo, shared0, tmp_path):
     "Both real templates run through papermill; outputs per DESIGN.md; suppression in the CSV; HTML without code."
-    man = _run(tiny_demo, shared0, tmp_path, "real", all_regions=True, groups=["G20001", "G30002"], workers=2)
+    man = _run(tiny_demo, shared0, tmp_path, "real", region=3, workers=2)
     assert man["exit_code"] == 0, man["reports"]
-    assert set(man["reports"]) == {"2/G20001", "3/G30002", "2/region_2", "3/region_3"}
-    g = tmp_path/"real"/"2"/"G20001"
+    assert set(man["reports"]) == {"3/G30002", "3/region_3"}
+    g = tmp_path/"real"/"3"/"G30002"
     for f in ("report.ipynb", "report.html", "indicators.csv"): assert (g/f).stat().st_size > 0
     for f in ("region_summary.ipynb", "region_summary.html"): assert (tmp_path/"real"/"3"/f).exists()
     html = (g/"report.html").read_text(encoding="utf-8")
@@ -48,12 +48,13 @@ def test_templates_execute(tiny_demo, shared0, tmp_path):
 def test_isolation_and_resume(tiny_demo, shared0, tmp_path, monkeypatch):
     "A raising and a killed report fail alone (exit 2, the manifest says why, notebooks kept); --resume redoes only them."
     monkeypatch.setenv("FAMDOC_TEST_FAIL", "G20001:raise,G30002:kill")
-    kw = dict(all_regions=True, groups=["G10000", "G20001", "G30002"], workers=2, template_group=BROKEN, template_region=REGION_OK)
+    kw = dict(all_regions=True, groups=["G10000", "G20001", "G30002"], workers=2, template_group=BROKEN, template_region=None)
     man = _run(tiny_demo, shared0, tmp_path, "iso", **kw)
     run = tmp_path/"iso"
     assert man["exit_code"] == 2
     assert sorted(man["failed"]) == ["2/G20001", "3/G30002"]
     r = man["reports"]
+    assert set(r) == {"1/G10000", "2/G20001", "3/G30002"}                     # template_region=None: no summaries
     assert r["1/G10000"]["status"] == "ok" and (run/"1"/"G10000"/"report.html").exists()
     assert "RuntimeError: broken on purpose: G20001" in r["2/G20001"]["error"]
     assert "DeadKernelError" in r["3/G30002"]["error"]
