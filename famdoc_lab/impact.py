@@ -139,7 +139,7 @@ def _demean2(df, cols, unit, time) -> pd.DataFrame:
     "Two-way within transform of `cols` (exact for a balanced panel): x − unit mean − time mean + grand mean."
     g = df[cols]; return g - df.groupby(unit)[cols].transform("mean") - df.groupby(time)[cols].transform("mean") + g.mean()
 
-def twfe(panel, y, unit="clinic_id", time="t", treat="on", cluster=None, formula=None):
+def twfe(panel, y, unit="clinic_id", time="t", treat="effective", cluster=None, formula=None):
     "Naive two-way fixed-effects OLS of `y` on `treat` with unit and time effects, clinic-clustered errors: the statsmodels result."
     _need(panel, [y, unit, time, treat, cluster], "panel")
     groups = pd.factorize(panel[cluster or unit])[0]; kw = dict(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
@@ -150,7 +150,7 @@ def twfe(panel, y, unit="clinic_id", time="t", treat="on", cluster=None, formula
     return sm.OLS(d[y], d[[treat]]).fit(**kw)
 
 def treatment_on(panel, time="t", cohort="g", lag=0) -> pd.Series:
-    "1 from `lag` periods after a unit's cohort month on, else 0 (never-treated: 0)."
+    "The `effective` indicator: 1 from `lag` periods after a unit's cohort month on, else 0 (never-treated: 0)."
     return (panel[time] >= panel[cohort] + lag).fillna(False).astype(float) if panel[cohort].isna().any() else (panel[time] >= panel[cohort] + lag).astype(float)
 
 # %% ../nbs/40_impact.ipynb #76ca4f85
@@ -179,12 +179,12 @@ def event_study(panel, spec) -> ImpactResult:
     n = panel[unit].nunique(); design = spec.get("name", "event_study")
     tab = pd.concat([tidy(ov[0], ov[1], "ATT", design, y, n, df=ov[2]),
                      tidy(agg.att, agg.se, [f"e={e}" for e in agg.e], design, y, n, df=agg.df)], ignore_index=True)
-    p = panel.assign(on=treatment_on(panel, time, cohort, lag))
-    M = p.loc[p.on == 1, y].mean(); rel = ov[0]/(M - ov[0]); rse = ov[1]*abs(M)/(M - ov[0])**2   # delta method, M taken as known
+    p = panel.assign(effective=treatment_on(panel, time, cohort, lag))
+    M = p.loc[p.effective == 1, y].mean(); rel = ov[0]/(M - ov[0]); rse = ov[1]*abs(M)/(M - ov[0])**2   # delta method, M taken as known
     tab = pd.concat([tab, tidy(rel, rse, "ATT relative", design, y, n, df=ov[2]).assign(scale="relative")], ignore_index=True)
-    tw = twfe(p, y, unit, time, "on")
-    tab = pd.concat([tab, tidy_fit(tw, ["on"], design, y, n).assign(term="TWFE (naive)")], ignore_index=True)
-    fig = event_plot(agg, ov, tw.params["on"], lag, spec.get("zh", y), spec.get("ylabel", y)) if spec.get("plot", True) else None
+    tw = twfe(p, y, unit, time, "effective")
+    tab = pd.concat([tab, tidy_fit(tw, ["effective"], design, y, n).assign(term="TWFE (naive)")], ignore_index=True)
+    fig = event_plot(agg, ov, tw.params["effective"], lag, spec.get("zh", y), spec.get("ylabel", y)) if spec.get("plot", True) else None
     return ImpactResult(tab, fig, dict(cells=cells, event_time=agg, pretrend=dict(zip(["chi2", "df", "p"], wald)), twfe=tw))
 
 # %% ../nbs/40_impact.ipynb #7e2ad66c
@@ -221,12 +221,21 @@ def propensity(df, formula) -> tuple:
     except Exception as e: raise UserError(f"propensity model '{formula}' failed: {str(e).splitlines()[0]}") from None
     return np.asarray(res.predict(df), float), res
 
-def caliper_match(score, treated, caliper=.2, k=1) -> pd.DataFrame:
-    "Nearest-neighbour matches (treated, control positions, weight 1/k) on logit(`score`) within `caliper` SD, with replacement."
+def caliper_match(score, treated, caliper=.2, k=1, seed=0, exact=None) -> pd.DataFrame:
+    "Nearest-neighbour matches (treated, control positions, weight 1/k) on logit(`score`) within `caliper` SD, with replacement, within strata `exact`."
     s = np.clip(np.asarray(score, float), 1e-9, 1 - 1e-9); lp = np.log(s/(1 - s)); tr = np.asarray(treated, bool)
+    if tr.all() or not tr.any() or (~tr).sum() < k: raise UserError(f"matching needs treated and ≥{k} controls (have {tr.sum()}, {(~tr).sum()})")
+    if exact is None: return _nn(lp, tr, caliper*lp.std(), k, seed)
+    strata = pd.factorize(pd.MultiIndex.from_arrays([np.asarray(c) for c in exact]) if isinstance(exact, list) else np.asarray(exact))[0]
+    parts = [_nn(lp[ix], tr[ix], caliper*lp.std(), k, seed).assign(treated=lambda d: ix[d.treated], control=lambda d: ix[d.control])
+             for ix in (np.flatnonzero(strata == j) for j in np.unique(strata)) if tr[ix].any() and (~tr[ix]).sum() >= k]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"treated": [], "control": [], "weight": []}).astype({"treated": int, "control": int})
+
+def _nn(lp, tr, cal, k, seed) -> pd.DataFrame:
+    "Nearest-neighbour matching on `lp` within distance `cal`: (treated, control positions, weight)."
     ti, ci = np.flatnonzero(tr), np.flatnonzero(~tr)
-    if len(ti) == 0 or len(ci) < k: raise UserError(f"matching needs treated and ≥{k} controls (have {len(ti)}, {len(ci)})")
-    o = np.argsort(lp[ci], kind="stable"); cs = lp[ci][o]; cal = caliper*lp.std()
+    ci = np.random.default_rng(seed).permutation(ci)     # equal scores (same covariates) are common: not the input order decides
+    o = np.argsort(lp[ci], kind="stable"); cs = lp[ci][o]
     pos = np.searchsorted(cs, lp[ti])
     cand = np.clip(pos[:, None] + np.arange(-k, k)[None, :], 0, len(cs) - 1)
     d = np.abs(cs[cand] - lp[ti][:, None]); d = np.where(np.diff(np.c_[cand[:, :1] - 1, cand], axis=1) == 0, np.inf, d)   # clipped duplicates
@@ -250,10 +259,9 @@ def balance(persons, covariates, treated="treated", matches=None) -> pd.DataFram
     for c in covariates:
         x = persons[c].to_numpy(float); sd = np.sqrt((x[t].var(ddof=1) + x[~t].var(ddof=1))/2)
         row = dict(covariate=c, mean_treated=x[t].mean(), mean_control=x[~t].mean(), smd_before=smd(x, t, sd=sd))
-        if matches is not None:
-            xt, xc = x[matches.treated.values], x[matches.control.values]; w = matches.weight.values
-            row |= dict(mean_control_matched=np.average(xc, weights=w), smd_after=(xt.mean() - np.average(xc, weights=w))/sd if sd > 0 else 0.)
-            row["mean_treated_matched"] = xt.mean() if matches.weight.iloc[0] == 1 else np.average(xt, weights=w)
+        if matches is not None:     # one row per match: a treated person with k matches counts k times, like in the outcome model
+            xt, xc = x[matches.treated.values], x[matches.control.values]
+            row |= dict(mean_treated_matched=xt.mean(), mean_control_matched=xc.mean(), smd_after=(xt.mean() - xc.mean())/sd if sd > 0 else 0.)
         out.append(row)
     return pd.DataFrame(out)
 
@@ -286,9 +294,9 @@ def glm_cluster(data, formula, family="poisson", offset=None, cluster=None, weig
     return mod.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data[cluster])[0]})
 
 def matched_panel(persons, panel, matches, id="person_id") -> pd.DataFrame:
-    "Panel rows of the matched treated and controls (a control matched m times appears m times, `match_w` = its weight)."
-    ids = pd.concat([pd.DataFrame({id: persons[id].values[matches.treated.values], "match_w": 1.0}).drop_duplicates(id),
-                     pd.DataFrame({id: persons[id].values[matches.control.values], "match_w": matches.weight.values})])
+    "Panel rows of the matched pairs: each treated person once per match (k times for 1:k), each control once per time it is used."
+    ids = pd.concat([pd.DataFrame({id: persons[id].values[matches.treated.values]}),
+                     pd.DataFrame({id: persons[id].values[matches.control.values]})])
     return ids.merge(panel, on=id, how="inner")
 
 def psm_did(data, spec) -> ImpactResult:
@@ -297,14 +305,17 @@ def psm_did(data, spec) -> ImpactResult:
     persons, panel = data["persons"], data["panel"]
     pid, tr, y = spec.get("id", "person_id"), spec.get("treated", "treated"), spec["outcome"]
     _need(persons, [pid, tr], "persons"); _need(panel, [pid, y, spec.get("offset")], "panel")
-    if "in_design" in persons: persons = persons[persons.in_design.astype(bool)].reset_index(drop=True)
+    if "in_design" in persons: persons = persons[persons.in_design.astype(bool)]
+    persons = persons.sort_values(pid).reset_index(drop=True)     # results do not depend on the row order
     panel = panel.drop(columns=[tr], errors="ignore").merge(persons[[pid, tr]], on=pid)
     ps, lres = propensity(persons, spec["propensity"])
-    m = caliper_match(ps, persons[tr].to_numpy(bool), spec.get("caliper", .2), spec.get("ratio", 1))
+    ex = [persons[c].to_numpy() for c in spec["exact"]] if spec.get("exact") else None
+    m = caliper_match(ps, persons[tr].to_numpy(bool), spec.get("caliper", .2), spec.get("ratio", 1), spec.get("seed", 0), ex)
+    if m.empty: raise UserError("no treated person has a control within the caliper (and exact strata)")
     cov = spec.get("balance") or list(lres.model.exog_names[1:])
     bal = balance(persons, [c for c in cov if c in persons], tr, m)
     mp = matched_panel(persons, panel, m, pid)
-    res = glm_cluster(mp, spec["formula"], spec.get("family", "poisson"), spec.get("offset"), pid, mp.match_w)
+    res = glm_cluster(mp, spec["formula"], spec.get("family", "poisson"), spec.get("offset"), pid)
     design, scale = spec.get("name", "psm_did"), "ratio" if spec.get("family", "poisson") == "poisson" else "difference"
     tab = tidy_fit(res, [spec.get("term", "member")], design, y, n=int(persons[tr].sum()), scale=scale)
     tab["n_matched"], tab["n_treated"] = m.treated.nunique(), int(persons[tr].sum())
@@ -426,9 +437,15 @@ _REQUIRED = {"event_study": ["outcome"], "psm_did": ["outcome", "propensity", "f
              **{k: ["formula"] for k in ("ols", "glm", "gee", "mixedlm")}}
 
 def load_specs(path=None) -> dict:
-    "Named specifications from `path` (default `defs/impact_specs.yaml`), validated."
+    "Named specifications from `path` (default `defs/impact_specs.yaml`), `base` specs merged in, validated."
     d = yaml.safe_load(Path(path or SPECS_FILE).read_text(encoding="utf-8"))
-    specs = d.get("specs") or {}
+    raw = d.get("specs") or {}
+    def resolve(name, seen=()):
+        s = raw[name]
+        if "base" not in s: return dict(s)
+        if s["base"] not in raw or s["base"] in seen + (name,): raise UserError(f"spec {name!r}: unknown or circular base {s['base']!r}")
+        return resolve(s["base"], seen + (name,)) | {k: v for k, v in s.items() if k != "base"}
+    specs = {name: resolve(name) for name in raw}
     for name, s in specs.items(): validate_spec(s | {"name": name})
     return specs
 
@@ -447,7 +464,9 @@ def get_spec(spec) -> dict:
         specs = load_specs()
         if spec not in specs: raise UserError(f"unknown impact spec '{spec}' (known: {', '.join(specs)})")
         return validate_spec(specs[spec] | {"name": spec})
-    if isinstance(spec, dict) and "base" in spec: return validate_spec(get_spec(spec["base"]) | {k: v for k, v in spec.items() if k != "base"})
+    if isinstance(spec, dict) and "base" in spec:
+        if spec["base"] == spec.get("name"): raise UserError(f"spec '{spec['base']}' names itself as its base")
+        return validate_spec(get_spec(spec["base"]) | {k: v for k, v in spec.items() if k != "base"})
     return validate_spec(spec)
 
 def estimate(spec, data) -> ImpactResult:
@@ -610,4 +629,4 @@ def _summary_row(wh, period, name, s, term, cache) -> dict:
     if s["design"] == "event_study":
         res = estimate(s, cm)
         return _headline(name, s, res, term, res.row("TWFE (naive)"), pretrend_p=res.details["pretrend"]["p"])
-    return _headline(name, s, estimate(s, cm.assign(on=treatment_on(cm, lag=s.get("effect_from", 0)))), term)
+    return _headline(name, s, estimate(s, cm.assign(effective=treatment_on(cm, lag=s.get("effect_from", 0)))), term)
