@@ -906,7 +906,19 @@ def _survey(rng, fac, first_login, group_of) -> pa.Table:
              "Q7_5_TEXT": np.where(a5, np.array(_DATA)[rng.integers(0, 6, n)], ""), "Q7_5_SOURCE": np.where(a5, np.array(_SOURCES7)[rng.integers(0, 8, n)], ""),
              "PHONE": np.where(a4 | a5, [f"09{rng.integers(10, 99)}-000-{rng.integers(100, 999)}" for _ in range(n)], ""),
              "EMAIL": np.where(a4 | a5, [f"user{i:05d}@example.invalid" for i in range(n)], "")}
-    return _table("survey_responses", cols, n, 2024)
+    return _survey_slips(_table("survey_responses", cols, n, 2024))
+
+def _survey_slips(tab) -> pa.Table:
+    "`tab` with slips ingest accepts but the survey validator flags (no random draws): every 6th disagreeing submission without its reasons, every 13th without group code, every 9th physician resubmitting an hour later."
+    df = tab.to_pandas(); n = len(df); i = np.arange(n)
+    rs = [f"REASON_{s}" for s in range(1, 8)]
+    low = np.flatnonzero((df[rs].fillna("") != "").any(axis=1).to_numpy())
+    df.loc[low[::6], rs] = None
+    df.loc[i % 13 == 6, "GROUP_ID"] = None
+    again = df[(i % 9 == 2) & (df.ROLE == "醫師").to_numpy()].copy()
+    again["SUBMIT_ID"] = [f"S{n + k:06d}" for k in range(len(again))]
+    again["SUBMIT_TIME"] = (pd.to_datetime(again.SUBMIT_TIME) + pd.Timedelta(hours=1)).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return pa.Table.from_pandas(pd.concat([df, again], ignore_index=True), schema=tab.schema, preserve_index=False)
 
 # %% ../nbs/04_synth.ipynb #defb8c25
 def _structure_tables(fac, groups) -> dict:

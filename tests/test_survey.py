@@ -183,6 +183,13 @@ def test_public_summaries_on_the_tiny_demo(tiny_demo):
     wh = Warehouse(tiny_demo / "wh")
     d = load_survey(wh)
     assert d.counts.read.sum() == wh.count("survey_responses") == d.counts.accepted.sum() + d.counts.rejected.sum()
+    # the generator's slips (04_synth `_survey_slips`): every one flagged, with the row it concerns
+    probs = set(d.flags.problem)
+    assert {"disagree without reason", "missing group code", "duplicate submission"} <= probs, probs
+    dup = d.flags[d.flags.problem == "duplicate submission"]
+    assert dup.value.str.startswith("superseded by").all() and not d.responses.submission_id.isin(dup.submission_id).any()
+    raw = wh.sql("SELECT * FROM survey_responses")
+    assert d.flags[d.flags.problem == "missing group code"].submission_id.isin(raw.submission_id[raw.group_id.isna()]).all()
     S = survey_summary(wh, "region", period="2024")
     assert set(S.unit_type) == {"region"} and len(S) == 21*S.unit_id.nunique()
     vis = S[~S.suppressed]
