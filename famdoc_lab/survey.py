@@ -15,13 +15,14 @@ from .config import UserError, get_settings
 from .privacy import suppress
 
 # %% auto #0
-__all__ = ['FORM', 'ITEMS', 'QCOLS', 'LIKERT', 'LOCAL_OFFSET', 'OPEN', 'FLAG_COLS', 'LEVELS', 'ORDINAL_SPEC', 'load_form',
-           'likert_value', 'role_value', 'parse_time', 'read_grid', 'find_header', 'map_columns', 'read_survey_file',
-           'SurveyData', 'split_options', 'clean', 'read_survey', 'load_survey', 'summarise_items', 'survey_summary',
-           'usage_table', 'usage_summary', 'likert_plot', 'response_rates', 'cronbach_alpha', 'reliability',
-           'item_total', 'fit_ordinal', 'respondent_covariates', 'ordinal_models', 'hodges_lehmann', 'role_comparison',
-           'load_themes', 'segment', 'text_themes', 'open_texts', 'theme_tally', 'option_tally', 'top_terms',
-           'response_rate_plot', 'survey_tables', 'survey_report', 'summary_lines', 'cli', 'demo_stage']
+__all__ = ['FORM', 'ITEMS', 'QCOLS', 'LIKERT', 'LOCAL_OFFSET', 'OPEN', 'FLAG_COLS', 'LEVELS', 'ORDINAL_SPEC', 'PROBLEM_ZH',
+           'ACTION_ZH', 'load_form', 'likert_value', 'role_value', 'parse_time', 'read_grid', 'find_header',
+           'map_columns', 'read_survey_file', 'SurveyData', 'split_options', 'clean', 'read_survey', 'load_survey',
+           'summarise_items', 'survey_summary', 'usage_table', 'usage_summary', 'likert_plot', 'response_rates',
+           'cronbach_alpha', 'reliability', 'item_total', 'fit_ordinal', 'respondent_covariates', 'ordinal_models',
+           'hodges_lehmann', 'role_comparison', 'load_themes', 'segment', 'text_themes', 'open_texts', 'theme_tally',
+           'option_tally', 'top_terms', 'response_rate_plot', 'survey_tables', 'validation_report', 'survey_report',
+           'summary_lines', 'cli', 'demo_stage']
 
 # %% ../nbs/42_survey.ipynb #9e576612
 @lru_cache(None)
@@ -899,6 +900,22 @@ def _write(tables, out) -> Path:
         for k, df in tables.items(): df.to_excel(xw, sheet_name=_SHEETS[k], index=False)
     return x
 
+PROBLEM_ZH = {"blank row": "空白列", "missing clinic": "未填醫事服務機構代號", "unknown clinic": "醫事服務機構代號不存在",
+              "missing role": "未填體驗者身分", "unknown role": "體驗者身分無法辨識", "duplicate submission": "重複填報(以最新一筆為準)",
+              "disagree without reason": "勾選不同意但未說明原因", "out of range": "答案超出1-5範圍", "bad value": "答案無法辨識",
+              "missing answer": "題目未作答", "missing group code": "家醫計畫診所未填社區醫療群代號", "group mismatch": "社區醫療群代號與名冊不符",
+              "unknown option": "勾選項目不在選項內", "bad date": "填報時間無法辨識", "not a program clinic": "非家醫計畫參與診所",
+              "unknown column (ignored)": "無法對應的欄位(略過)", "missing column": "缺少題目欄位"}
+ACTION_ZH = {"rejected": "剔除", "invalid": "保留分析但不列為有效問卷", "kept": "保留", "skipped": "略過"}
+
+def validation_report(d) -> pd.DataFrame:
+    "The flags of `d` with Traditional Chinese headers, problems and actions, for the division checking submissions."
+    f = d.flags.assign(problem_zh=d.flags.problem.map(PROBLEM_ZH).fillna(d.flags.problem), action_zh=d.flags.action.map(ACTION_ZH),
+                       item=d.flags.field.map(dict(zip(ITEMS.column, ITEMS.item))).fillna(d.flags.field))
+    cols = {"source_file": "檔案", "row": "列號", "submission_id": "填報序號", "clinic_id": "醫事服務機構代號", "item": "題號/欄位",
+            "problem_zh": "問題", "value": "內容", "action_zh": "處理方式"}
+    return f[list(cols)].rename(columns=cols)
+
 def survey_report(wh, out, period=None, files=None, incentive=False, budget=None, clawback=None, threshold=None) -> dict:
     "Validate, analyse and write a survey run into `out` (plus the incentive files when `incentive`); a summary dict."
     import matplotlib.pyplot as plt
@@ -911,6 +928,10 @@ def survey_report(wh, out, period=None, files=None, incentive=False, budget=None
     out = Path(out); (out/"restricted").mkdir(parents=True, exist_ok=True)
     d.flags.to_csv(out/"validation_flags.csv", index=False, encoding="utf-8-sig")
     d.counts.to_csv(out/"validation_counts.csv", index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(out/"validation_report.xlsx", engine="openpyxl") as xw:
+        validation_report(d).to_excel(xw, sheet_name="問題清單", index=False)
+        d.counts.rename(columns={"source_file": "檔案", "read": "讀取列數", "blank": "空白列", "accepted": "接受", "rejected": "剔除",
+                                 "invalid": "無效(保留分析)"}).to_excel(xw, sheet_name="檔案統計", index=False)
     d.contacts.to_csv(out/"restricted"/"contacts.csv", index=False, encoding="utf-8-sig")
     top_terms(dp.responses).to_csv(out/"restricted"/"top_terms.csv", index=False, encoding="utf-8-sig")
     tables = survey_tables(wh, dp, period, t); _write(tables, out)
