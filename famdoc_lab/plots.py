@@ -184,7 +184,11 @@ def ranked_ci_plot(rows, highlight=(), names=None, ax=None, title=None, max_unit
     "Caterpillar plot of one indicator: units ranked by rate with 95% CIs against the nation (and region) value."
     iid, d = _one_indicator(rows)
     sh = _shown(rows).assign(_r=lambda x: _float(x["rate"])).sort_values("_r")
-    if len(sh) > max_units: sh = sh.iloc[np.unique(np.linspace(0, len(sh) - 1, max_units).round().astype(int))]
+    n_all = len(sh)
+    if len(sh) > max_units:   # an even sample of the ranks, always keeping the highlighted units
+        keep = sh["unit_id"].astype(str).isin([str(h) for h in highlight]).to_numpy().copy()
+        keep[np.unique(np.linspace(0, len(sh) - 1, max(max_units - keep.sum(), 2)).round().astype(int))] = True
+        sh = sh[keep]
     fig, ax = _new_ax(ax, figsize or (7, max(2.5, 0.28*len(sh) + 1.4)))
     y, r, lo, hi = np.arange(len(sh)), sh["_r"].to_numpy(), _float(sh["ci_low"]), _float(sh["ci_high"])
     th = float(np.nanmedian(_float(rows["benchmark_nation"]))) if len(rows) else np.nan
@@ -196,13 +200,14 @@ def ranked_ci_plot(rows, highlight=(), names=None, ax=None, title=None, max_unit
     reg = pd.unique(_float(rows["benchmark_region"])[np.isfinite(_float(rows["benchmark_region"]))])
     if len(reg) == 1: ax.axvline(reg[0], color=COLORS["region"], ls="--", label=f"分區 {fmt_value(reg[0], d['unit'])}")
     ax.set_ylim(-0.7, len(sh) - 0.3)
-    ax.set_yticks(y, [(names or {}).get(u, u) for u in sh["unit_id"].astype(str)], fontsize=8)
+    ax.set_yticks(y, [(names or {}).get(u, u) for u in sh["unit_id"].astype(str)], fontsize=8 if len(sh) <= 40 else 6)
     for t, h in zip(ax.get_yticklabels(), hl):
         if h: t.set_color(COLORS["highlight"]); t.set_fontweight("bold")
     fmt_axis(ax, d["unit"], axis="x"); ax.set_xlabel(UNIT_ZH[d["unit"]]); ax.set_title(title or label(iid))
     if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8, loc="lower right")
     n_sup = int(rows["suppressed"].fillna(False).astype(bool).sum())
-    _note(ax, f"另有 {n_sup} 個單位因小數值遮蔽未顯示" if n_sup else "")
+    _note(ax, "；".join(([f"共 {n_all} 個單位，依排序等距顯示 {len(sh)} 個"] if len(sh) < n_all else []) +
+                       ([f"另有 {n_sup} 個單位因小數值遮蔽未顯示"] if n_sup else [])))
     return fig
 
 # %% ../nbs/20_plots.ipynb #9b5d08fa

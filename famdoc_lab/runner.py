@@ -354,8 +354,8 @@ def _write_csv(rows, path):
 
 # %% ../nbs/30_runner.ipynb #0da8f463
 @contextlib.contextmanager
-def executor(workers=2, scheduler=None):
-    "A `concurrent.futures` executor: a process pool of `workers`, or the Dask cluster at `scheduler`."
+def executor(workers=2, scheduler=None, log=None):
+    "A `concurrent.futures` executor: a process pool of `workers` (stderr to `log`), or the Dask cluster at `scheduler`."
     if scheduler:
         from distributed import Client
         try: client = Client(scheduler, timeout="10s")
@@ -364,7 +364,13 @@ def executor(workers=2, scheduler=None):
             with client.get_executor(pure=False) as ex: yield ex
         finally: client.close()
     else:
-        with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=mp.get_context("spawn")) as ex: yield ex
+        init = (_worker_stderr, (str(log),)) if log else (None, ())
+        with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=mp.get_context("spawn"), initializer=init[0], initargs=init[1]) as ex:
+            yield ex
+
+def _worker_stderr(path):
+    "Send a pool worker's stderr (and so its kernels' start-up chatter) to the log file `path`."
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644); os.dup2(fd, 2); os.close(fd)
 
 # %% ../nbs/30_runner.ipynb #0579b37b
 def _git_commit() -> str|None:
@@ -475,7 +481,7 @@ def _execute(todo, workers, scheduler, man, mpath, progress):
     "Run the group tasks, then the region summaries; record each result in `man` as it finishes."
     from tqdm.auto import tqdm
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
-    with executor(workers, scheduler) as ex:
+    with executor(workers, scheduler, log=Path(mpath).parent/"kernels.log") as ex:
         for phase in ("report", "region_summary"):
             futs = {ex.submit(run_one, t): t for t in todo if t["name"] == phase}
             for f in as_completed(futs):
