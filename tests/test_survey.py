@@ -69,6 +69,33 @@ def _messy_xlsx(path) -> Path:
     return path
 
 
+def test_form_file_carries_the_printed_form():
+    "Every section, item, role, checkbox option, free-text and contact field of the printed form is in defs/survey_form.yaml, verbatim."
+    import re
+    from famdoc_lab.survey import FORM, OPEN, LIKERT
+    txt = re.sub(r"\s+", "", (Path(__file__).parent / "fixtures" / "nhia_survey_form.txt").read_text(encoding="utf-8"))
+    flat = lambda t: re.sub(r"\s+", "", t)
+    assert len(FORM["sections"]) == 7 and len(ITEMS) == 21
+    for sec in FORM["sections"]:
+        assert flat(sec["title"]) in txt
+        for it in sec["items"]: assert flat(it["text"]) in txt and it["id"] in txt
+    # the printed item numbers and no more: 1-1 … 7-5
+    assert sorted(set(re.findall(r"(?<![\d-])([1-7]-[1-5])(?![\d-])", txt))) == sorted(ITEMS.item.tolist() + ["7-4", "7-5"])
+    for o in OPEN.values():
+        assert flat(o["text"]) in txt and flat(o["note"]) in txt and flat(o["checkbox"]["text"]) in txt
+        for opt in o["checkbox"]["options"]: assert "□" + opt in txt
+        for area, views in o["checkbox"].get("groups", {}).items(): assert area in txt and all(v in o["checkbox"]["options"] for v in views)
+    assert txt.count(flat(FORM["disagree_rule"]["prompt"])) == 21                 # one reason line per five-point item
+    roles = next(h for h in FORM["header"] if h["id"] == "role")
+    assert all("□" + z in txt for z in roles["options"].values()) and flat(roles["zh"]) in txt
+    assert all(flat(h["form_label"]) in txt for h in FORM["header"] if "form_label" in h)
+    assert "(家醫計畫參與診所必填)" in txt and next(h for h in FORM["header"] if h["id"] == "group_id")["required_for"] == "program_clinic"
+    import unicodedata
+    nfkc = unicodedata.normalize("NFKC", txt)                                    # the form prints Ｅ-mail in full width
+    assert flat(FORM["contact"]["text"]) in txt and all(flat(f["zh"]) in nfkc for f in FORM["contact"]["fields"])
+    assert all(v in txt for v in LIKERT.values())
+
+
 def test_messy_excel_every_problem_with_its_row(tmp_path, exw):
     d = read_survey(_messy_xlsx(tmp_path / "messy.xlsx"), exw)
     got = sorted((int(r), p) for r, p in zip(d.flags.row, d.flags.problem))
