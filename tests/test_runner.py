@@ -46,19 +46,22 @@ def test_templates_execute(tiny_demo, shared0, tmp_path):
 
 
 def test_isolation_and_resume(tiny_demo, shared0, tmp_path, monkeypatch):
-    "A raising and a killed report fail alone (exit 2, the manifest says why, notebooks kept); --resume redoes only them."
-    monkeypatch.setenv("FAMDOC_TEST_FAIL", "G20001:raise,G30002:kill")
-    kw = dict(all_regions=True, groups=["G10000", "G20001", "G30002"], workers=2, template_group=BROKEN, template_region=None)
+    "Raising, killed and hung reports fail alone (exit 2, the manifest says why, notebooks kept); --resume redoes only them."
+    monkeypatch.setenv("FAMDOC_TEST_FAIL", "G20001:raise,G30002:kill,G40003:hang")
+    monkeypatch.setenv("FAMDOC_EXECUTION_TIMEOUT", "8")                 # settings.ini [runner] execution_timeout, overridden
+    kw = dict(all_regions=True, groups=["G10000", "G20001", "G30002", "G40003"], workers=2, template_group=BROKEN, template_region=None)
     man = _run(tiny_demo, shared0, tmp_path, "iso", **kw)
     run = tmp_path/"iso"
     assert man["exit_code"] == 2
-    assert sorted(man["failed"]) == ["2/G20001", "3/G30002"]
+    assert sorted(man["failed"]) == ["2/G20001", "3/G30002", "4/G40003"]
     r = man["reports"]
-    assert set(r) == {"1/G10000", "2/G20001", "3/G30002"}                     # template_region=None: no summaries
+    assert set(r) == {"1/G10000", "2/G20001", "3/G30002", "4/G40003"}         # template_region=None: no summaries
+    assert "CellTimeoutError" in r["4/G40003"]["error"] and r["4/G40003"]["duration_s"] < 120   # not waited on forever
+    assert man["settings"]["execution_timeout"] == 8
     assert r["1/G10000"]["status"] == "ok" and (run/"1"/"G10000"/"report.html").exists()
     assert "RuntimeError: broken on purpose: G20001" in r["2/G20001"]["error"]
     assert "DeadKernelError" in r["3/G30002"]["error"]
-    for gid, reg in [("G20001", 2), ("G30002", 3)]:
+    for gid, reg in [("G20001", 2), ("G30002", 3), ("G40003", 4)]:
         nb = (run/str(reg)/gid/"report.ipynb").read_text(encoding="utf-8")
         assert "報告執行失敗" in nb                                         # the kept notebook says what went wrong
         assert not (run/str(reg)/gid/"report.html").exists()
@@ -66,13 +69,14 @@ def test_isolation_and_resume(tiny_demo, shared0, tmp_path, monkeypatch):
     assert json.loads((run/"manifest.json").read_text())["exit_code"] == 2
     good = (run/"1"/"G10000"/"report.html").stat().st_mtime_ns
 
-    monkeypatch.delenv("FAMDOC_TEST_FAIL")
+    monkeypatch.delenv("FAMDOC_TEST_FAIL"); monkeypatch.delenv("FAMDOC_EXECUTION_TIMEOUT")
     man2 = _run(tiny_demo, shared0, tmp_path, "iso", resume=True, **kw)
     assert man2["exit_code"] == 0, man2["reports"]
     assert man2["reports"]["1/G10000"].get("skipped") is True
     assert (run/"1"/"G10000"/"report.html").stat().st_mtime_ns == good          # unchanged, not redone
     assert not man2["reports"]["2/G20001"].get("skipped") and (run/"2"/"G20001"/"report.html").exists()
-    assert not man2["reports"]["3/G30002"].get("skipped") and (run/"3"/"G30002"/"report.html").exists()
+    for k, gid in [("3/G30002", "3/G30002"), ("4/G40003", "4/G40003")]:
+        assert not man2["reports"][k].get("skipped") and (run/gid/"report.html").exists()
 
 
 def test_dask_scheduler(tiny_demo, shared0, tmp_path):
