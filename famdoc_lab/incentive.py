@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from .schema import DEFS, REGIONS
 from .config import UserError, get_settings
-from .survey import (SurveyData, load_survey, read_grid, _open, _key, _code, _text, FORM, LOCAL_OFFSET)
+from .survey import (SurveyData, load_survey, read_grid, _open, _key, _code, _text, _between, FORM, LOCAL_OFFSET)
 
 # %% auto #0
 __all__ = ['ROSTER_ZH', 'incentive_rules', 'incentive_amount', 'read_clawback', 'incentive_status', 'payment_roster',
@@ -72,7 +72,7 @@ def _logins(wh, start, end) -> pd.DataFrame:
 def _surveys(d, start, end) -> pd.DataFrame:
     "Per clinic: submissions and valid submissions inside the window, and the latest valid one."
     r = d.responses
-    inw = r[(r.submitted_local.dt.date >= start) & (r.submitted_local.dt.date <= end)]
+    inw = r[_between(r.submitted_local, start, end).to_numpy()]
     g = inw.groupby("clinic_id")
     return pd.DataFrame({"submissions": g.size(), "valid_submissions": g.valid.sum(),
                          "survey_at": inw[inw.valid].groupby("clinic_id").submitted_local.max()}).reset_index()

@@ -185,6 +185,7 @@ def read_survey_file(path) -> tuple:
     for need in ("clinic_id", "role"):
         if need not in have: raise UserError(f"{path}: no column for {need} (headers: {', '.join(filter(None, grid[last]))})")
     flags += [_flag(path.name, last + 1, q, "missing column") for q in QCOLS if q not in have]
+    if "submitted_at" not in have: flags.append(_flag(path.name, last + 1, "submitted_at", "no submission time column", action="kept"))
     rows = []
     for r in range(last + 1, len(grid)):
         rec = {"_file": path.name, "_row": r + 1}
@@ -272,7 +273,7 @@ def _person(r) -> str|None:
 def _duplicates(df) -> dict:
     "Row label → the row label it duplicates (kept, latest), among rows of `df`."
     dup = {}
-    order = df.assign(_t=df.submitted_at.fillna(pd.Timestamp.min)).sort_values(["_t", "_file", "_row"], ascending=False)
+    order = df.sort_values(["submitted_at", "_file", "_row"], ascending=False, na_position="last")   # newest first; no time = oldest
     for _, g in order.groupby(["clinic_id", "role"], sort=False):
         kept = []
         for idx, r in g.iterrows():
@@ -360,12 +361,17 @@ def _open(wh):
     from famdoc_lab.warehouse import Warehouse
     return Warehouse(wh)
 
+def _between(ts, start, end) -> pd.Series:
+    "Whether local times `ts` fall on the dates `start` … `end` (inclusive; False for NaT)."
+    t = pd.to_datetime(pd.Series(ts))
+    return ((t >= pd.Timestamp(start)) & (t < pd.Timestamp(end) + pd.Timedelta(days=1))).fillna(False).astype(bool)
+
 def _in_period(ts, period) -> pd.Series:
     "Whether local times `ts` fall in `period` (all True when `period` is None)."
     if period is None: return pd.Series(True, index=ts.index)
     from famdoc_lab.cohorts import parse_period
-    p = parse_period(period); d = pd.to_datetime(ts).dt.date
-    return (d >= p.start) & (d <= p.end)
+    p = parse_period(period)
+    return _between(ts, p.start, p.end) | pd.to_datetime(pd.Series(ts)).isna()   # no time (a file without one): kept, flagged at read
 
 def load_survey(wh, period=None) -> SurveyData:
     "The warehouse's survey responses (contacts joined back for duplicate checks only), validated; optionally one `period`."
@@ -602,7 +608,10 @@ def _example_warehouse(path) -> Path:
 def _window(period=None) -> tuple:
     "The survey window (start, end dates) of `period`'s incentive scheme."
     from famdoc_lab.incentive import incentive_rules
-    r = incentive_rules(period); return r["start"], r["end"]
+    try: r = incentive_rules(period); return r["start"], r["end"]
+    except UserError:   # no scheme that year: the period itself
+        from famdoc_lab.cohorts import parse_period
+        p = parse_period(period or get_settings().period); return p.start, p.end
 
 def _logged_in(wh, end) -> set:
     "Clinics with a login on or before Taipei date `end`."
@@ -613,7 +622,7 @@ def response_rates(wh, level="region", period=None, threshold=None, survey=None)
     "Per unit × role: program, logged-in and responding clinics; response rates of each denominator with Wilson CIs; suppressed."
     wh = _open(wh); start, end = _window(period)
     d = survey if survey is not None else load_survey(wh)
-    r = d.responses[d.responses.program & (d.responses.submitted_local.dt.date <= end)]
+    r = d.responses[d.responses.program & _between(d.responses.submitted_local, "1911-01-01", end)]
     cl = wh.sql("SELECT clinic_id, group_id, CAST(region_id AS VARCHAR) AS region_id FROM clinics")
     cl["_unit"] = _units(cl, level).to_numpy(); cl["logged_in"] = cl.clinic_id.isin(_logged_in(wh, end))
     rows = []
@@ -905,7 +914,8 @@ PROBLEM_ZH = {"blank row": "空白列", "missing clinic": "未填醫事服務機
               "disagree without reason": "勾選不同意但未說明原因", "out of range": "答案超出1-5範圍", "bad value": "答案無法辨識",
               "missing answer": "題目未作答", "missing group code": "家醫計畫診所未填社區醫療群代號", "group mismatch": "社區醫療群代號與名冊不符",
               "unknown option": "勾選項目不在選項內", "bad date": "填報時間無法辨識", "not a program clinic": "非家醫計畫參與診所",
-              "unknown column (ignored)": "無法對應的欄位(略過)", "missing column": "缺少題目欄位"}
+              "unknown column (ignored)": "無法對應的欄位(略過)", "missing column": "缺少題目欄位",
+              "no submission time column": "無填報時間欄位(各期間皆納入分析，不符獎勵期限認定)"}
 ACTION_ZH = {"rejected": "剔除", "invalid": "保留分析但不列為有效問卷", "kept": "保留", "skipped": "略過"}
 
 def validation_report(d) -> pd.DataFrame:
