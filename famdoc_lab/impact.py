@@ -285,6 +285,8 @@ def _family(name):
 
 def glm_cluster(data, formula, family="poisson", offset=None, cluster=None, weights=None):
     "A statsmodels GLM of `formula` with an optional log(`offset`) column and errors clustered on `cluster`."
+    text = [c for c in data.select_dtypes(["object", "string"]).columns if c in formula]
+    if text: data = data.assign(**{c: data[c].astype("category") for c in text})     # patsy codes categoricals fast, strings slowly
     kw = dict(offset=np.log(data[offset].to_numpy(float))) if offset else {}
     if weights is not None and not np.allclose(weights, 1): kw["var_weights"] = np.asarray(weights, float)
     try: mod = smf.glm(formula, data, family=_family(family), **kw)
@@ -477,6 +479,11 @@ def estimate(spec, data) -> ImpactResult:
 # %% ../nbs/40_impact.ipynb #7f5670ae
 def _ym(d) -> str: return f"DATE '{d}'"
 
+def _quiet(wh):
+    "Turn off DuckDB's progress bar on `wh` (it would print into notebooks and reports); `wh` back."
+    if hasattr(wh, "con") and hasattr(wh.con, "execute"): wh.con.execute("SET enable_progress_bar = false")
+    return wh
+
 def data_end(wh) -> pd.Timestamp:
     "The last day with visits in the warehouse."
     d = wh.sql("SELECT max(visit_date) AS d FROM visits").d.iloc[0]
@@ -492,7 +499,7 @@ def first_logins(wh) -> pd.DataFrame:
 
 def clinic_month_panel(wh, period="2024", end=None) -> pd.DataFrame:
     "Balanced clinic-month panel of P4P follow-up, HbA1c testing and preventive uptake, months from `period` to the data end."
-    y0 = int(str(period)[:4]); end = pd.Timestamp(end) if end else data_end(wh)
+    y0 = int(str(period)[:4]); end = pd.Timestamp(end) if end else data_end(_quiet(wh))
     m0, m1 = f"{y0}-01-01", f"{end:%Y-%m}-01"
     q = f"""
     WITH months AS (SELECT unnest(generate_series({_ym(m0)}, {_ym(m1)}, INTERVAL 1 MONTH))::DATE AS m),
@@ -543,7 +550,7 @@ def _membership(wh) -> pd.DataFrame:
 
 def person_period_panel(wh, period="2024", end=None) -> tuple:
     "(persons with treated/covariates/in_design, person × year × membership-state panel) for the membership design."
-    y0 = int(str(period)[:4]); end = (pd.Timestamp(end) if end else data_end(wh)) + pd.Timedelta(days=1)
+    y0 = int(str(period)[:4]); end = (pd.Timestamp(end) if end else data_end(_quiet(wh))) + pd.Timedelta(days=1)
     pre0, p0 = pd.Timestamp(f"{y0 - 1}-01-01"), pd.Timestamp(f"{y0}-01-01")
     if end <= p0: raise UserError(f"the data end {end:%Y-%m-%d} before the period {period} starts")
     cond = ", ".join(f"max(({' OR '.join(in_concept(c2, c) for c2 in ('dx1', 'dx2', 'dx3'))})::INT) AS {c}" for c in _CONDS)
@@ -603,7 +610,8 @@ def impact_summary(wh, period="2024", specs=None) -> pd.DataFrame:
     "Headline impact rows (one per design × outcome) for `period` on warehouse `wh` (a path or an open warehouse)."
     if isinstance(wh, (str, Path)):
         from famdoc_lab.warehouse import open_warehouse
-        wh = open_warehouse(wh)
+        try: wh = open_warehouse(wh)
+        except FileNotFoundError as e: raise UserError(str(e)) from None
     specs = specs or SUMMARY; cache, rows = {}, []
     for name, term in specs.items():
         s = get_spec(name) | {"plot": False}

@@ -98,6 +98,7 @@ def test_bad_input_one_line_errors(tiny):
     with pytest.raises(UserError, match="lacks column"): I.estimate("platform_followup", cm.drop(columns="fu_rate"))
     with pytest.raises(UserError, match="not balanced"): I.estimate("platform_followup", cm.iloc[5:])
     with pytest.raises(UserError, match="before the period"): I.person_period_panel(wh, "2030")
+    with pytest.raises(UserError, match="no warehouse"): I.impact_summary("/nonexistent/wh")
     with pytest.raises(UserError, match="propensity model"):
         I.estimate({"base": "membership_acsc", "propensity": "treated ~ no_such_column"}, {"persons": pers, "panel": pp})
 
@@ -105,8 +106,8 @@ def test_bad_input_one_line_errors(tiny):
 def test_specs_file_is_valid_and_every_design_dispatches():
     "The specs file validates; every design it names is one the dispatcher runs."
     specs = I.load_specs()
-    assert set(s["design"] for s in specs.values()) <= set(I.DESIGNS)
-    assert all(set(I.SUMMARY) <= set(specs) for _ in [0])
+    assert set(s["design"] for s in specs.values()) <= set(I.DESIGNS) and set(I.SUMMARY) <= set(specs)
+    assert specs["membership_ed"]["exact"] == specs["membership_acsc"]["exact"]      # inherited from its base
 
 
 def test_no_runner_dashboard_survey_imports():
