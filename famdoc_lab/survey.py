@@ -373,17 +373,38 @@ def _in_period(ts, period) -> pd.Series:
     p = parse_period(period)
     return _between(ts, p.start, p.end) | pd.to_datetime(pd.Series(ts)).isna()   # no time (a file without one): kept, flagged at read
 
+_CACHE: dict = {}
+
+def _stamp(wh) -> tuple|None:
+    "A key that changes when the warehouse tables `load_survey` reads change (None: not cacheable)."
+    p = getattr(wh, "path", None)
+    if p is None: return None
+    files = [f for t in ("survey_responses", "survey_contacts", "clinics", "facilities", "groups") for f in sorted((Path(p)/t).glob("*.parquet"))]
+    return (str(Path(p).resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+def _copy(d) -> SurveyData:
+    return SurveyData(d.responses.copy(), d.contacts.copy(), d.flags.copy(), d.counts.copy())
+
 def load_survey(wh, period=None) -> SurveyData:
     "The warehouse's survey responses (contacts joined back for duplicate checks only), validated; optionally one `period`."
     wh = _open(wh)
     if not wh.has("survey_responses"): raise UserError(f"{wh.path}: no survey_responses table (ingest a survey_responses_* file)")
+    key = _stamp(wh)
+    if key is None or key not in _CACHE:
+        d = _load_survey(wh)
+        if key is None: return d if period is None else _select(d, _in_period(d.responses.submitted_local, period))
+        if len(_CACHE) >= 4: _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = d
+    d = _copy(_CACHE[key])
+    return d if period is None else _select(d, _in_period(d.responses.submitted_local, period))
+
+def _load_survey(wh) -> SurveyData:
+    "Validate the whole warehouse table (see `load_survey`)."
     con = "LEFT JOIN survey_contacts c USING (submission_id)" if wh.has("survey_contacts") else ""
     cols = "r.*, c.phone, c.email" if con else "r.*"
     raw = wh.sql(f"SELECT {cols} FROM survey_responses r {con} ORDER BY r.submission_id")
     raw.insert(0, "_row", np.arange(1, len(raw) + 1)); raw.insert(0, "_file", "survey_responses (warehouse)")
-    d = clean(raw.astype(object), wh, utc=True)
-    if period is not None: d = _select(d, _in_period(d.responses.submitted_local, period))
-    return d
+    return clean(raw.astype(object), wh, utc=True)
 
 def _select(d, keep) -> SurveyData:
     "`d` with only the responses where `keep` (contacts cut to match)."
