@@ -11,7 +11,8 @@ import pandas as pd
 from .config import UserError
 
 # %% auto #0
-__all__ = ['TARGETS', 'PEER_IDS', 'STAGES', 'run_measured', 'bench_foundation', 'peer_indicators', 'bench_indicators', 'bench']
+__all__ = ['TARGETS', 'PEER_IDS', 'STAGES', 'run_measured', 'bench_foundation', 'peer_indicators', 'bench_indicators',
+           'biggest_clinic', 'bench_lists', 'bench']
 
 # %% ../nbs/06_bench.ipynb #5fac8373
 def run_measured(code:str, env=None) -> dict:
@@ -131,7 +132,33 @@ def bench_indicators(wh, scale, out="outputs/bench", repeats=None) -> list:
     return recs + [_record("indicators_summary", scale, {"wall_s_median": w["indicators_suite"], **summary}, None, out)]
 
 # %% ../nbs/06_bench.ipynb #91482945
-STAGES = {"foundation": bench_foundation, "indicators": bench_indicators,
+def _lists_code(wh, clinic, n):
+    return (f"import time, json; from famdoc_lab.warehouse import open_warehouse; from famdoc_lab.lists import member_lists\n"
+            f"wh = open_warehouse({str(wh)!r}); ts = []\n"
+            f"for _ in range({n}):\n"
+            f"    t0 = time.perf_counter(); rows = [len(x) for x in member_lists(wh, {clinic!r}).values()]\n"
+            f"    ts.append(time.perf_counter() - t0)\n"
+            f"print(json.dumps({{'s': ts, 'rows': rows}}))")
+
+def biggest_clinic(wh, year=2024) -> str:
+    "The clinic of warehouse folder `wh` with the most roster members in plan year `year`."
+    import duckdb
+    return duckdb.connect().execute(f"SELECT clinic_id FROM read_parquet('{Path(wh).as_posix()}/program_members/*.parquet') "
+                                    f"WHERE plan_year = {int(year)} GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+
+def bench_lists(wh, scale, out="outputs/bench", repeats=None, clinic=None) -> list:
+    "Median seconds for one clinic's three lists (default: the biggest clinic) over `repeats` warm rounds in one process."
+    repeats, clinic = repeats or 3, clinic or biggest_clinic(wh)
+    r = run_measured(_lists_code(wh, clinic, repeats + 1))
+    if r["exit"] != 0: raise RuntimeError(f"stage failed: {r['stderr'].strip().splitlines()[-1:]}")
+    res = json.loads(r["stdout"].strip().splitlines()[-1]); ts = res["s"][1:]
+    stats = {"wall_s_median": round(statistics.median(ts), 3), "wall_s_runs": [round(t, 3) for t in ts], "first_run_s": round(res["s"][0], 3),
+             "peak_rss_mb_median": r["peak_rss_mb"], "process_wall_s": r["wall_s"], "repeats": len(ts), "clinic_id": clinic,
+             "list_rows": dict(zip(("enrol", "followup", "health"), res["rows"]))}
+    return [_record("lists", scale, stats, None, out)]
+
+# %% ../nbs/06_bench.ipynb #0482d40d
+STAGES = {"foundation": bench_foundation, "indicators": bench_indicators, "lists": bench_lists,
           # later stages live beside their code: "module:function", called as f(wh, scale, out=, repeats=)
           "reports": "famdoc_lab.runner:bench_reports", "dashboard": "famdoc_lab.dashboard:bench_dashboard"}
 
@@ -143,7 +170,7 @@ def _stage_fn(name):
     mod, fn = f.split(":")
     try: return getattr(importlib.import_module(mod), fn)
     except (ModuleNotFoundError, AttributeError): return None
-TARGETS |= {"indicators_suite": {1.0: {"wall_s": 60, "peak_rss_mb": 4096}},
+TARGETS |= {"indicators_suite": {1.0: {"wall_s": 60, "peak_rss_mb": 4096}}, "lists": {1.0: {"wall_s": 1}},
             "indicators_summary": {1.0: {"suite_over_floor_max": 5, "peer3_over_suite3_min": 3}}}
 
 def bench(scales=(0.01, 0.1), out="outputs/bench", stages=None, seed=7, repeats=None) -> list:

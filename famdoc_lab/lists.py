@@ -18,7 +18,7 @@ from .indicators import get as get_indicator, _den_table, _set_sql
 # %% auto #0
 __all__ = ['LABELS', 'INTERVAL_COLUMNS', 'REASONS', 'STATUS', 'CONDITIONS', 'LAB_TARGETS', 'BP_TARGETS', 'SERVICES', 'KINDS',
            'roc', 'zh_headers', 'load_intervals', 'next_due', 'UnknownClinic', 'ClinicScope', 'clinic_scope',
-           'enrol_list', 'followup_list', 'health_list', 'member_list', 'write_list']
+           'enrol_list', 'followup_list', 'health_list', 'member_list', 'member_lists', 'write_list']
 
 # %% ../nbs/14_lists.ipynb #e76a0c32
 def _to_date(d) -> date|None:
@@ -350,14 +350,19 @@ def member_list(wh,                   # a `Warehouse` or a warehouse folder
                ) -> pd.DataFrame:
     "One of the platform's three member lists for clinic `clinic_id` at `as_of` (person level: clinic mode only)."
     if kind not in KINDS: raise UserError(f"unknown list '{kind}': enrol, followup or health")
+    return member_lists(wh, clinic_id, (kind,), as_of, zh, defs)[kind]
+
+def member_lists(wh, clinic_id:str, kinds=tuple(KINDS), as_of="2024-12-31", zh:bool=False, defs=None) -> dict:
+    "{kind: list} for several of clinic `clinic_id`'s lists, made from ONE clinic slice and one build context (a clinic page)."
+    if bad := [k for k in kinds if k not in KINDS]: raise UserError(f"unknown list '{bad[0]}': enrol, followup or health")
     d, own = _as_of(as_of), not isinstance(wh, Warehouse)
     wh = Warehouse(wh) if own else wh   # DuckDB only: the lists run on one clinic's slice
     try:
         with clinic_scope(wh, str(clinic_id), d) as sc, Context(sc, Period(f"as of {d}", date(d.year, 1, 1), d), defs) as ctx:
-            df = _with_roc(KINDS[kind][1](sc, ctx))
+            out = {k: _with_roc(KINDS[k][1](sc, ctx)) for k in kinds}
     finally:
         if own: wh.close()
-    return zh_headers(df) if zh else df
+    return {k: zh_headers(df) if zh else df for k, df in out.items()}
 
 # %% ../nbs/14_lists.ipynb #5a795436
 def write_list(df, path, kind=None) -> Path:
