@@ -38,3 +38,11 @@ def test_bench_cli_writes_records(tmp_path):
             "indicators_peer3_0.0005", "indicators_summary_0.0005"} <= names
     rec = json.loads((tmp_path / "ingest_0.0005.json").read_text())
     assert rec["rows"] > 0 and rec["wall_s_median"] > 0 and rec["peak_rss_mb_median"] > 50
+
+
+def test_bench_lists_record(wh, tmp_path):
+    from famdoc_lab.bench import bench_lists, biggest_clinic
+    rec = bench_lists(wh, 0.001, out=tmp_path, repeats=1)[0]
+    assert rec["stage"] == "lists" and rec["clinic_id"] == biggest_clinic(wh)
+    assert rec["wall_s_median"] > 0 and rec["list_rows"]["health"] > 0
+    assert (tmp_path / "lists_0.001.json").exists()
