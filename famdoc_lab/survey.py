@@ -942,7 +942,8 @@ ACTION_ZH = {"rejected": "剔除", "invalid": "保留分析但不列為有效問
 def validation_report(d) -> pd.DataFrame:
     "The flags of `d` with Traditional Chinese headers, problems and actions, for the division checking submissions."
     f = d.flags.assign(problem_zh=d.flags.problem.map(PROBLEM_ZH).fillna(d.flags.problem), action_zh=d.flags.action.map(ACTION_ZH),
-                       item=d.flags.field.map(dict(zip(ITEMS.column, ITEMS.item))).fillna(d.flags.field))
+                       item=d.flags.field.map(dict(zip(ITEMS.column, ITEMS.item))).fillna(d.flags.field),
+                       value=d.flags.value.astype(str).str.replace(r"^superseded by (.+) row (\d+)$", r"由 \1 第\2列取代", regex=True))
     cols = {"source_file": "檔案", "row": "列號", "submission_id": "填報序號", "clinic_id": "醫事服務機構代號", "item": "題號/欄位",
             "problem_zh": "問題", "value": "內容", "action_zh": "處理方式"}
     return f[list(cols)].rename(columns=cols)
