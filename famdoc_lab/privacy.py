@@ -19,7 +19,8 @@ def _small(x: pd.Series, t, keep_zeros) -> pd.Series:
 # %% ../nbs/09_privacy.ipynb #a98ee244
 def _complement_pass(v: pd.Series, hide: pd.DataFrame, c, keys: pd.DataFrame, t) -> bool:
     "Complementary suppression of count column `c` (values `v`) within the groups of `keys`; True if it hid anything."
-    groups = keys.groupby(list(keys.columns), dropna=False, sort=False).groups.values() if len(keys.columns) else [v.index]
+    cols = list(keys.columns)
+    groups = keys.groupby(cols[0] if len(cols) == 1 else cols, dropna=False, sort=False).groups.values() if cols else [v.index]
     changed = False
     for idx in groups:
         g, h = v.loc[idx], hide.loc[idx, c]
