@@ -173,7 +173,8 @@ def event_plot(agg, overall=None, naive=None, effect_from=0, title="", ylabel="A
 def event_study(panel, spec) -> ImpactResult:
     "Callaway–Sant'Anna event study of `spec['outcome']` on the clinic `panel`, with the naive TWFE beside it."
     y, unit, time, cohort = spec["outcome"], spec.get("unit", "clinic_id"), spec.get("time", "t"), spec.get("cohort", "g")
-    lag = int(spec.get("effect_from", 0))
+    lag, shift = int(spec.get("effect_from", 0)), int(spec.get("cohort_shift", 0))
+    if shift: _need(panel, [cohort], "panel"); panel = panel.assign(**{cohort: panel[cohort] + shift})
     cells, inf = att_gt(panel, y, unit, time, cohort, spec.get("control", "notyet"))
     agg, ov, wald = aggregate(cells, inf, spec.get("window"), lag)
     n = panel[unit].nunique(); design = spec.get("name", "event_study")
@@ -185,6 +186,8 @@ def event_study(panel, spec) -> ImpactResult:
     tw = twfe(p, y, unit, time, "effective")
     tab = pd.concat([tab, tidy_fit(tw, ["effective"], design, y, n).assign(term="TWFE (naive)")], ignore_index=True)
     fig = event_plot(agg, ov, tw.params["effective"], lag, spec.get("zh", y), spec.get("ylabel", y)) if spec.get("plot", True) else None
+    if fig is not None and shift:
+        with mpl.rc_context(FONT): fig.axes[0].set_xlabel(f"相對效果起始月數 (months since first login + {shift})")
     return ImpactResult(tab, fig, dict(cells=cells, event_time=agg, pretrend=dict(zip(["chi2", "df", "p"], wald)), twfe=tw))
 
 # %% ../nbs/40_impact.ipynb #7e2ad66c
@@ -594,7 +597,7 @@ def _pp_rows(wh, pers, pre0, end) -> pd.DataFrame:
     return P.reset_index(drop=True)
 
 # %% ../nbs/40_impact.ipynb #b313e7f6
-SUMMARY = {"platform_followup": "ATT", "platform_hba1c": "ATT", "platform_preventive": "ATT",
+SUMMARY = {"platform_followup": "ATT", "platform_followup_shifted": "ATT", "platform_hba1c": "ATT", "platform_preventive": "ATT",
            "membership_acsc": "member", "membership_ed": "member", "membership_cost": "member",
            "national_followup_its": "post"}
 

@@ -66,6 +66,16 @@ def test_membership_estimates_cover_truth(tiny):
     assert ed.ci_low < 1 < ed.ci_high
 
 
+def test_platform_effect_tiny(tiny):
+    "At scale 0.001 only the shifted design has comparison clinics after the effect starts; its relative ATT covers +10 pp on 0.70 (+14.3%)."
+    wh, truth, cm, *_ = tiny
+    want = truth["effects"]["platform"]["p4p_followup_pp"]/truth["targets"]["p4p_followup_base"]
+    res = I.estimate("platform_followup_shifted", cm)
+    r = res.row("ATT relative"); assert r.ci_low < want < r.ci_high, r
+    assert res.details["pretrend"]["p"] > .01 and (res.details["cells"].n_control >= 2).all()
+    with pytest.raises(UserError, match="event time"): I.estimate("platform_followup", cm)
+
+
 def test_impact_summary_tiny(tiny):
     "One row per summary spec; estimable rows have CIs around the estimate, the others say why (few comparison clinics at this scale)."
     wh, *_ = tiny
@@ -73,7 +83,7 @@ def test_impact_summary_tiny(tiny):
     assert list(s.spec) == list(I.SUMMARY) and {"estimate", "ci_low", "ci_high", "p", "n", "naive_estimate", "note"} <= set(s.columns)
     ok = s[s.note.isna()]
     assert (ok.ci_low <= ok.estimate).all() and (ok.estimate <= ok.ci_high).all()
-    assert set(ok.spec) >= {"membership_acsc", "membership_ed", "membership_cost", "national_followup_its"}
+    assert set(ok.spec) >= {"platform_followup_shifted", "membership_acsc", "membership_ed", "membership_cost", "national_followup_its"}
     assert s.loc[s.note.notna(), "note"].str.contains("event time").all()
 
 
@@ -82,9 +92,10 @@ def test_demo_estimates_near_truth():
     "On the 0.01 demo: the platform ATT, as a share of the counterfactual, covers truth's +10 pp on a 70% base; ACSC covers 0.8."
     truth = json.loads((DEMO/"truth.json").read_text()); eff = truth["effects"]
     wh = open_warehouse(DEMO/"wh"); cm = I.clinic_month_panel(wh, "2024")
-    rel = I.estimate("platform_followup", cm).row("ATT relative")
     want = eff["platform"]["p4p_followup_pp"]/truth["targets"]["p4p_followup_base"]
-    assert rel.ci_low < want < rel.ci_high, rel
+    for name in ("platform_followup", "platform_followup_shifted"):
+        rel = I.estimate(name, cm).row("ATT relative")
+        assert rel.ci_low < want < rel.ci_high, (name, rel)
     pers, pp = I.person_period_panel(wh, "2024")
     r = I.estimate("membership_acsc", {"persons": pers, "panel": pp}).row("member")
     assert r.ci_low < eff["membership"]["acsc_rate_ratio"] < r.ci_high, r
