@@ -532,8 +532,11 @@ class App:
     def _show(self):
         k = self.visible()
         if k in self._stale: self._draw(k)
+        else: self._status(k)
     def _draw(self, k):
-        self.views[k].update(); self._stale.discard(k); self._n += 1
+        self.views[k].update(); self._stale.discard(k); self._n += 1; self._status(k)
+    def _status(self, k):
+        "The status line: the visible view `k`, unit, period and the number of draws so far."
         lv, uid = self.unit
         self.status.value = (f"<span class='fd-status-text' data-n='{self._n}' data-key='{k}|{lv}|{uid}|{self.period.value}'>"
                              f"{html.escape(self.unit_name())}｜{period_zh(self.period.value)}｜已更新 #{self._n}</span>")

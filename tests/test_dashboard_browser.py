@@ -61,12 +61,17 @@ def _page(chromium, url):
     page.goto(url); wait_status(page, 1, timeout=120_000)
     return page
 
+def _n(page) -> int: return int(page.locator(".fd-status-text").get_attribute("data-n"))
+
 def _click_tab(page, title, key):
-    "Click the tab titled `title` and wait until view `key` is drawn."
-    n = int(page.locator(".fd-status-text").get_attribute("data-n"))
+    "Click the tab titled `title` and wait until view `key` is on screen."
     page.locator(".lm-TabBar-tab", has_text=title).first.click()
     wait_status(page, 1, f"{key}|")
     page.wait_for_timeout(300)
+
+def _select(page, cls, label, key_part):
+    "Choose `label` in filter `cls` and wait for the redraw showing `key_part`."
+    n = _n(page); select_option(page, cls, label); wait_status(page, n + 1, key_part)
 
 def _table(page, key) -> pd.DataFrame:
     "The first table of view `key` as the browser shows it."
@@ -113,13 +118,13 @@ def test_every_tab_renders(stakeholder, chromium, data):
 def test_cascade_and_a_number_equals_the_indicator_table(stakeholder, chromium, data, clinic_id):
     page = _page(chromium, stakeholder)
     u = data.units.set_index("clinic_id").loc[clinic_id]
-    select_option(page, "fd-region", f"{u.region_id} {u.region_name}"); wait_status(page, 2, f"|region|{u.region_id}|")
+    _select(page, "fd-region", f"{u.region_id} {u.region_name}", f"|region|{u.region_id}|")
     groups = data.units[data.units.region_id == u.region_id].group_id.nunique()
     assert page.locator(".fd-group select option").count() == groups + 1
     assert page.locator(".fd-clinic select option").count() == 1
-    select_option(page, "fd-group", u.group_name); wait_status(page, 3, f"|group|{u.group_id}|")
+    _select(page, "fd-group", u.group_name, f"|group|{u.group_id}|")
     assert page.locator(".fd-clinic select option").count() == (data.units.group_id == u.group_id).sum() + 1
-    select_option(page, "fd-clinic", u.clinic_name); wait_status(page, 4, f"|clinic|{clinic_id}|")
+    _select(page, "fd-clinic", u.clinic_name, f"|clinic|{clinic_id}|")
     _click_tab(page, "家醫評核指標", "evaluation")
     t = _table(page, "evaluation").set_index("指標代碼")
     r = data.ind[(data.ind.unit_type == "clinic") & (data.ind.unit_id == clinic_id) & (data.ind.period == "2024")].set_index("indicator_id")
@@ -127,7 +132,7 @@ def test_cascade_and_a_number_equals_the_indicator_table(stakeholder, chromium, 
         assert t.loc[iid, "數值"] == _fmt(r.loc[iid, "rate"], get(iid)["unit"], bool(r.loc[iid, "suppressed"]), T)
     _shot(page, "stakeholder_clinic_evaluation")
     # the period filter: the quarter's numbers
-    select_option(page, "fd-period", period_zh("2024Q3")); wait_status(page, 1, "|2024Q3")
+    _select(page, "fd-period", period_zh("2024Q3"), "|2024Q3")
     t = _table(page, "evaluation").set_index("指標代碼")
     r = data.ind[(data.ind.unit_type == "clinic") & (data.ind.unit_id == clinic_id) & (data.ind.period == "2024Q3")].set_index("indicator_id")
     assert t.loc["ed_visits", "數值"] == _fmt(r.loc["ed_visits", "rate"], "per_1000", bool(r.loc["ed_visits", "suppressed"]), T)
@@ -141,9 +146,9 @@ def test_stakeholder_shows_no_person_id_and_no_small_cell(stakeholder, chromium,
     seen = 0
     for step in ("nation", "clinic"):
         if step == "clinic":
-            select_option(page, "fd-region", f"{u.region_id} {u.region_name}"); wait_status(page, 2, "|region|")
-            select_option(page, "fd-group", u.group_name); wait_status(page, 3, "|group|")
-            select_option(page, "fd-clinic", u.clinic_name); wait_status(page, 4, "|clinic|")
+            _select(page, "fd-region", f"{u.region_id} {u.region_name}", "|region|")
+            _select(page, "fd-group", u.group_name, "|group|")
+            _select(page, "fd-clinic", u.clinic_name, "|clinic|")
         tables = _all_views(page, "stakeholder")
         text = page.content()
         assert not [p for p in person_ids if p in text], "a person id in the page"
