@@ -24,7 +24,7 @@ def run_measured(code:str, env=None) -> dict:
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0); err.seek(0)
-        return {"wall_s": round(wall, 3), "peak_rss_mb": round(ru.ru_maxrss/1024, 1), "exit": p.returncode,
+        return {"wall_s": round(wall, 3), "cpu_s": round(ru.ru_utime + ru.ru_stime, 3), "peak_rss_mb": round(ru.ru_maxrss/1024, 1), "exit": p.returncode,
                 "stdout": out.read().decode(errors="replace")[-2000:], "stderr": err.read().decode(errors="replace")[-2000:]}
 
 # %% ../nbs/06_bench.ipynb #1d541bde
@@ -41,6 +41,7 @@ def _median_runs(runs):
     ok = [r for r in runs if r["exit"] == 0]
     if not ok: raise RuntimeError(f"stage failed: {runs[-1]['stderr'].strip().splitlines()[-1:]}")
     return {"wall_s_median": statistics.median(r["wall_s"] for r in ok), "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r in ok),
+            "cpu_s_median": statistics.median(r.get("cpu_s", float("nan")) for r in ok),   # user+sys: robust to a busy machine
             "wall_s_runs": [r["wall_s"] for r in ok], "peak_rss_mb_runs": [r["peak_rss_mb"] for r in ok], "repeats": len(ok)}
 
 # %% ../nbs/06_bench.ipynb #9a0c76d2
@@ -127,8 +128,11 @@ def bench_indicators(wh, scale, out="outputs/bench", repeats=None) -> list:
              ("indicators_floor", _floor_code(wh)), ("indicators_peer3", _peer_code(wh))]}
     recs = [_record(k, scale, _median_runs(r), None, out) for k, r in runs.items()]
     w = {r["stage"]: r["wall_s_median"] for r in recs}
+    c = {r["stage"]: r.get("cpu_s_median") for r in recs}
     summary = {"suite_over_floor": round(w["indicators_suite"]/w["indicators_floor"], 2),
-               "peer3_over_suite3": round(w["indicators_peer3"]/w["indicators_suite3"], 2)}
+               "peer3_over_suite3": round(w["indicators_peer3"]/w["indicators_suite3"], 2),
+               "suite_over_floor_cpu": round(c["indicators_suite"]/c["indicators_floor"], 2),
+               "peer3_over_suite3_cpu": round(c["indicators_peer3"]/c["indicators_suite3"], 2)}
     return recs + [_record("indicators_summary", scale, {"wall_s_median": w["indicators_suite"], **summary}, None, out)]
 
 # %% ../nbs/06_bench.ipynb #91482945
