@@ -13,12 +13,13 @@ from .config import get_settings, UserError
 from .schema import REGIONS, DEFS
 
 # %% auto #0
-__all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'CACHE_VERSION', 'MARGINS', 'DESIGN_ZH',
-           'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key', 'cache_root', 'default_grains',
-           'units_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table', 'download_links', 'read_link', 'Table',
-           'png', 'family_frame', 'FamilyView', 'ListView', 'SurveyView', 'ImpactView', 'App', 'notebook_path',
-           'voila_command', 'wait_port', 'free_port', 'serve', 'url_of', 'cli', 'page_ready', 'start_background',
-           'demo_stage', 'launch_chromium', 'wait_status', 'select_option', 'bench_dashboard']
+__all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'INDICATOR_DEFS', 'CACHE_VERSION',
+           'MARGINS', 'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key', 'cache_root',
+           'default_grains', 'units_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table', 'download_links',
+           'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display', 'ListView', 'SurveyView',
+           'ImpactView', 'App', 'notebook_path', 'voila_command', 'wait_port', 'free_port', 'serve', 'url_of', 'cli',
+           'page_ready', 'start_background', 'demo_stage', 'launch_chromium', 'wait_status', 'select_option',
+           'bench_dashboard']
 
 # %% ../nbs/50_dashboard.ipynb #b983b519
 MODES = ("stakeholder", "clinic")
@@ -46,11 +47,13 @@ def fingerprint(wh) -> str:
             st = f.stat(); h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
+INDICATOR_DEFS = ("indicators.yaml", "cohorts.yaml", "valuesets.csv", "drugs.csv", "p4p_codes.csv")
+
 def _defs_hash() -> str:
-    "sha256 (16 hex) of the definition files (indicators, cohorts, value sets, survey form …)."
+    "sha256 (16 hex) of the definition files the indicators are computed from (`INDICATOR_DEFS`)."
     h = hashlib.sha256()
-    for f in sorted(DEFS.rglob("*")):
-        if f.is_file() and f.suffix in (".yaml", ".yml", ".csv", ".json"): h.update(f.name.encode() + f.read_bytes())
+    for n in INDICATOR_DEFS:
+        if (DEFS/n).exists(): h.update(n.encode() + (DEFS/n).read_bytes())
     return h.hexdigest()[:16]
 
 CACHE_VERSION = 1
@@ -130,6 +133,7 @@ def prepare_dashboard(wh,                 # warehouse folder
                       cache=None,         # cache root (default: <wh>/derived/dashboard)
                       extras=True,        # also the survey, usage, incentive and impact tables
                       progress=False,     # print a line per level × grain
+                      force=False,        # rebuild even if the cache exists (e.g. after changing the survey or impact definitions)
                      ) -> Path:
     "Compute the dashboard's tables of warehouse `wh` once (cached by fingerprint and settings); the cache folder."
     from famdoc_lab.warehouse import Warehouse
@@ -139,7 +143,7 @@ def prepare_dashboard(wh,                 # warehouse folder
     if not (Path(wh)/"clinics").exists(): raise UserError(f"{wh}: not a warehouse (no clinics table); run famdoc-lab ingest first")
     key = cache_key(wh, period, threshold, grains)
     d = cache_root(wh, cache)/key
-    if (d/"meta.json").exists(): return d
+    if (d/"meta.json").exists() and not force: return d
     t0, tmp = time.perf_counter(), d.with_name(f".{key}.{os.getpid()}.tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     with Warehouse(wh) as w:
@@ -150,9 +154,10 @@ def prepare_dashboard(wh,                 # warehouse folder
             "tables": sorted({**tables, **extra}), "notes": notes, "seconds": round(time.perf_counter() - t0, 1),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     (tmp/"meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    import shutil
+    if force and d.exists(): shutil.rmtree(d, ignore_errors=True)
     try: tmp.rename(d)
-    except OSError:   # another process built it meanwhile: keep theirs
-        import shutil; shutil.rmtree(tmp, ignore_errors=True)
+    except OSError: shutil.rmtree(tmp, ignore_errors=True)   # another process built it meanwhile: keep theirs
     return d
 
 # %% ../nbs/50_dashboard.ipynb #63bacdf1
@@ -323,6 +328,15 @@ class FamilyView:
         self.funnel.value = self.app.funnel_png(self.chart.value)
 
 # %% ../nbs/50_dashboard.ipynb #7b4c1ba3
+def list_display(df) -> pd.DataFrame:
+    "Member list `df` as text: 是/否 for flags, whole numbers without decimals, blanks for missing values."
+    def cell(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT: return ""
+        if isinstance(v, (bool, np.bool_)): return "是" if v else "否"
+        if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
+        return str(v)
+    return pd.DataFrame({c: [cell(v) for v in df[c].astype(object)] for c in df.columns}, index=df.index)
+
 class ListView:
     "One member list (`kind`: enrol | followup | health) of the served clinic."
     def __init__(self, app, kind, title):
@@ -336,7 +350,7 @@ class ListView:
         df = self.app.member_list(self.kind, as_of)
         self.heading.value = (f"<h3>{self.title}｜{html.escape(self.app.clinic_name())}｜資料日期 {as_of}</h3>"
                               f"<div class='fd-note'>個案代碼為假名化代碼；本清單僅限本診所於診所模式檢視。</div>")
-        self.table.set(df.astype(str).replace({"None": "", "nan": "", "<NA>": "", "NaT": ""}), df)
+        self.table.set(list_display(df), df)
 
 # %% ../nbs/50_dashboard.ipynb #92e13421
 class SurveyView:
@@ -435,7 +449,7 @@ class App:
 
     # --- builders
     def _create_header(self):
-        css = ("<style>.fd-table td,.fd-table th{padding:3px 10px;border-bottom:1px solid #e5e5e5;text-align:left;white-space:nowrap}"
+        css = ("<style>.fd-app{--jp-widgets-horizontal-tab-width:210px}.fd-table td,.fd-table th{padding:3px 10px;border-bottom:1px solid #e5e5e5;text-align:left;white-space:nowrap}"
                ".fd-table th{background:#f3f6fa;position:sticky;top:0}.fd-mode{color:#555}.fd-mode-clinic{color:#8a3b00}.fd-note{color:#666;font-size:12px}</style>")
         badge = ("利害關係人模式：僅顯示彙總資料，人數少於 {t} 之格子已遮蔽".format(t=self.data.threshold) if self.mode == "stakeholder"
                  else f"診所模式：{html.escape(self.clinic_name())}（僅限本診所之個案清單，個案代碼已假名化）")
