@@ -66,8 +66,7 @@ def _n(page) -> int: return int(page.locator(".fd-status-text").get_attribute("d
 def _click_tab(page, title, key):
     "Click the tab titled `title` and wait until view `key` is on screen."
     page.locator(".lm-TabBar-tab", has_text=title).first.click()
-    wait_status(page, 1, f"{key}|")
-    page.wait_for_timeout(300)
+    wait_status(page, 1, f"{key}|", figures=True)
 
 def _select(page, cls, label, key_part):
     "Choose `label` in filter `cls` and wait for the redraw showing `key_part`."
