@@ -99,7 +99,7 @@ def write_json(obj, path) -> Path:
 
 # %% ../nbs/30_runner.ipynb #2e57f8df
 TREND_IDS = ["p4p_dm_followup", "dm_hba1c_control", "htn_bp_control", "ed_visits", "acsc_admissions", "continuity_clinic"]
-SHARED = ("group", "clinic", "trend", "quality", "ingest", "members", "usage", "survey", "incentive")
+SHARED = ("group", "clinic", "trend", "quality", "ingest", "groups", "clinics", "members", "usage", "survey", "incentive")
 
 def data_quality(wh) -> tuple:
     "(rejects per table, clinic and reason; the ingest summary) of warehouse `wh`."
@@ -151,7 +151,7 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
     from famdoc_lab.warehouse import Warehouse
     from famdoc_lab.indicators import compute_indicators
     out, trend_ids = Path(out), list(trend_ids or TREND_IDS)
-    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 3})
+    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 4})
     meta = out/"meta.json"
     if meta.exists() and json.loads(meta.read_text()).get("key") == key and all((out/f"{n}.parquet").exists() for n in SHARED):
         return {**json.loads(meta.read_text()), "dir": str(out.resolve())}   # the folder may have been moved or copied
@@ -174,10 +174,12 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
     write_json(res, meta); return res
 
 def platform_tables(w, period, threshold=3) -> tuple:
-    "({members per clinic, usage and survey per group, incentive per clinic}, notes) of warehouse `w`; empty tables when a source is missing."
+    "({groups, clinics, members per clinic, usage and survey per group, incentive per clinic}, notes) of `w`; empty tables when a source is missing."
     from famdoc_lab.cohorts import parse_period
     out, notes = {}, {}
     y = parse_period(period).end.year
+    out["groups"] = w.sql("SELECT group_id, group_name, region_id::INT AS region_id, start_year FROM groups ORDER BY group_id")
+    out["clinics"] = w.sql("SELECT clinic_id, clinic_name, group_id, region_id::INT AS region_id, join_year FROM clinics ORDER BY clinic_id")
     out["members"] = w.sql(f"SELECT clinic_id, count(DISTINCT person_id) AS members FROM program_members WHERE plan_year = {y} GROUP BY 1")
     try:
         from famdoc_lab import survey
