@@ -14,12 +14,12 @@ from .schema import REGIONS, DEFS
 
 # %% auto #0
 __all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'INDICATOR_DEFS', 'CACHE_VERSION',
-           'MARGINS', 'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key', 'cache_root',
-           'default_grains', 'units_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table', 'download_links',
-           'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display', 'ListView', 'SurveyView',
-           'ImpactView', 'App', 'notebook_path', 'voila_command', 'wait_port', 'free_port', 'serve', 'url_of', 'cli',
-           'page_ready', 'start_background', 'demo_stage', 'launch_chromium', 'wait_status', 'select_option',
-           'bench_dashboard']
+           'FIG_VERSION', 'MARGINS', 'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key',
+           'cache_root', 'default_grains', 'units_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table',
+           'download_links', 'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display', 'ListView',
+           'SurveyView', 'ImpactView', 'App', 'ready_dashboard', 'notebook_path', 'voila_command', 'wait_port',
+           'free_port', 'serve', 'url_of', 'cli', 'page_ready', 'start_background', 'demo_stage', 'launch_chromium',
+           'wait_status', 'select_option', 'bench_dashboard']
 
 # %% ../nbs/50_dashboard.ipynb #b983b519
 MODES = ("stakeholder", "clinic")
@@ -164,7 +164,7 @@ def prepare_dashboard(wh,                 # warehouse folder
 class DashData:
     "The precomputed tables of one dashboard cache folder (`units`, `indicators`, and the extras present)."
     def __init__(self, tables:dict, meta:dict):
-        self.tables, self.meta = tables, meta
+        self.tables, self.meta, self.folder = tables, meta, None
         self.units, self.ind = tables["units"], tables["indicators"]
         self.threshold = int(meta.get("threshold", 3))
         self.periods = list(dict.fromkeys(self.ind.sort_values(["grain", "period"], key=lambda c: c.map({"year": 0, "quarter": 1, "month": 2}) if c.name == "grain" else c).period))
@@ -172,7 +172,8 @@ class DashData:
     def load(cls, folder):
         "Read the cache `folder` written by `prepare_dashboard`."
         folder = Path(folder); meta = json.loads((folder/"meta.json").read_text(encoding="utf-8"))
-        return cls({n: pd.read_parquet(folder/f"{n}.parquet") for n in meta["tables"]}, meta)
+        d = cls({n: pd.read_parquet(folder/f"{n}.parquet") for n in meta["tables"]}, meta); d.folder = folder
+        return d
     def get(self, name): return self.tables.get(name)
     def note(self, name): return self.meta.get("notes", {}).get(name, "尚無資料")
 
@@ -251,19 +252,27 @@ class Table:
 # %% ../nbs/50_dashboard.ipynb #fa63ffdc
 _PNG_CACHE = {}
 
+FIG_VERSION = 1   # bump when a figure changes: the figure files of old caches are then ignored
 MARGINS = dict(left=0.14, right=0.97, top=0.9, bottom=0.2)
 
-def png(key, make, margins=None) -> bytes:
-    "PNG bytes of the figure `make()` draws, memoised under `key` (at most 512); fixed `margins` instead of constrained layout (2× faster)."
+def png(key, make, margins=None, folder=None) -> bytes:
+    "PNG of the figure `make()` draws, memoised under `key` in memory and, with a cache `folder`, on disk for every kernel of the server."
     if key in _PNG_CACHE: return _PNG_CACHE[key]
-    import matplotlib.pyplot as plt
-    fig = make()
-    if margins:
-        fig.set_layout_engine("none"); m = margins
-        for ax in fig.axes: ax.set_position([m["left"], m["bottom"], m["right"] - m["left"], m["top"] - m["bottom"]])
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80); plt.close(fig)
+    f = Path(folder)/"figures"/f"{hashlib.sha256(repr(key).encode()).hexdigest()[:24]}.png" if folder else None
+    if f is not None and f.exists(): data = f.read_bytes()
+    else:
+        import matplotlib.pyplot as plt
+        fig = make()
+        if margins:   # fixed margins instead of constrained layout (2× faster)
+            fig.set_layout_engine("none"); m = margins
+            for ax in fig.axes: ax.set_position([m["left"], m["bottom"], m["right"] - m["left"], m["top"] - m["bottom"]])
+        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80); plt.close(fig); data = buf.getvalue()
+        if f is not None:
+            try:
+                f.parent.mkdir(exist_ok=True); tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp"); tmp.write_bytes(data); os.replace(tmp, f)
+            except OSError: pass   # a read-only cache: memory only
     if len(_PNG_CACHE) > 512: _PNG_CACHE.clear()
-    _PNG_CACHE[key] = buf.getvalue(); return _PNG_CACHE[key]
+    _PNG_CACHE[key] = data; return data
 
 def _blank(text) -> bytes:
     "A small PNG saying `text` (a figure that cannot be drawn)."
@@ -373,7 +382,7 @@ class SurveyView:
         rows = s[(s.unit_type == lv) & (s.unit_id.astype(str) == uid)] if s is not None else pd.DataFrame()
         if len(rows):
             from famdoc_lab.survey import likert_plot
-            self.likert.value = png(("likert", lv, uid), lambda: likert_plot(rows))
+            self.likert.value = self.app.png(("likert", lv, uid), lambda: likert_plot(rows))
             pct = lambda v: "—" if pd.isna(v) else f"{v:.0f}%"
             disp = pd.DataFrame({"題號": rows["item"].astype(str), "頁面": rows["view"], "題目": rows["stem_zh"], "填答數": rows.n.map(lambda v: "—" if pd.isna(v) else f"{v:.0f}"),
                                  "同意比例": [f"<{d.threshold}" if sup else pct(v) for v, sup in zip(rows.top2_pct, rows.suppressed)],
@@ -579,7 +588,7 @@ class App:
         r = self.rows(lv, uid, indicator_id=iid)
         r = r[(r.grain == grains[0]) & r.period.str.startswith(year)]
         if r.empty: return _blank("此單位沒有這個指標的資料")
-        return png(("trend", iid, lv, uid, year), lambda: trend_plot(r, uid, title=f"{self._label(iid)}｜趨勢（{year}）", threshold=self.data.threshold, figsize=(6.4, 3.6)), MARGINS)
+        return self.png(("trend", iid, lv, uid, year), lambda: trend_plot(r, uid, title=f"{self._label(iid)}｜趨勢（{year}）", threshold=self.data.threshold, figsize=(6.4, 3.6)), MARGINS)
 
     def funnel_png(self, iid) -> bytes:
         "Funnel plot of indicator `iid` for the period: the unit's peers (same level; regions for the nation), the unit highlighted."
@@ -589,7 +598,11 @@ class App:
         r = self.rows(peer, period=p, indicator_id=iid)
         if r.empty or (~r.suppressed.astype(bool)).sum() == 0: return _blank("沒有可顯示的單位（皆已遮蔽或無資料）")
         names = self._names(peer)
-        return png(("funnel", iid, peer, uid, p), lambda: funnel_plot(r, highlight=[uid], names=names, title=f"{self._label(iid)}｜{LEVEL_ZH[peer]}漏斗圖（{period_zh(p)}）", figsize=(6.4, 3.6)), MARGINS)
+        return self.png(("funnel", iid, peer, uid, p), lambda: funnel_plot(r, highlight=[uid], names=names, title=f"{self._label(iid)}｜{LEVEL_ZH[peer]}漏斗圖（{period_zh(p)}）", figsize=(6.4, 3.6)), MARGINS)
+
+    def png(self, key, make, margins=None) -> bytes:
+        "Figure `make()` as PNG, memoised per cache (in memory and in the cache folder's `figures/`)."
+        return png((self.data.meta.get("key", id(self.data)), FIG_VERSION) + tuple(key), make, margins, self.data.folder)
 
     def _label(self, iid) -> str:
         from famdoc_lab.indicators import get
@@ -607,6 +620,13 @@ class App:
             from famdoc_lab.lists import member_list
             self._lists[(kind, as_of)] = member_list(self.wh, self.clinic_id, kind, as_of, zh=True)
         return self._lists[(kind, as_of)]
+
+# %% ../nbs/50_dashboard.ipynb #64b914e6
+def ready_dashboard(wh, period=None, threshold=None, grains=None, cache=None, progress=False) -> Path:
+    "`prepare_dashboard`, then draw the first view once so its figures are in the cache for every kernel; the cache folder."
+    d = prepare_dashboard(wh, period, threshold, grains, cache, progress=progress)
+    App(DashData.load(d))
+    return d
 
 # %% ../nbs/50_dashboard.ipynb #4e1f3b82
 def notebook_path() -> Path:
@@ -678,7 +698,7 @@ def cli(a) -> int:
     "`famdoc-lab dashboard`: build the cache, serve the dashboard with Voila until Ctrl-C."
     s = get_settings(warehouse=a.warehouse, mode=a.mode, host=a.host, port=a.port, period=a.period)
     _check(s, a.clinic)
-    folder = prepare_dashboard(s.warehouse, s.period, s.threshold, progress=True)
+    folder = ready_dashboard(s.warehouse, s.period, s.threshold, progress=True)
     print(f"dashboard tables: {folder}", flush=True)
     token = secrets.token_urlsafe(24) if s.mode == "clinic" else None
     p = serve(s.warehouse, s.mode, a.clinic, s.host, s.port, s.period, token)
@@ -734,7 +754,7 @@ def start_background(wh, out, name, mode="stakeholder", clinic=None, host="127.0
 def demo_stage(ctx) -> str:
     "Demo stage: build the dashboard tables, start stakeholder and clinic dashboards in the background; their URLs."
     s = get_settings()
-    folder = prepare_dashboard(ctx["wh"], ctx["period"], s.threshold, progress=True)
+    folder = ready_dashboard(ctx["wh"], ctx["period"], s.threshold, progress=True)
     from famdoc_lab.warehouse import Warehouse
     year = str(ctx["period"])[:4]
     with Warehouse(ctx["wh"]) as w:
@@ -776,7 +796,7 @@ def bench_dashboard(wh_path, scale, out="outputs/bench", repeats=None, cache=Non
     from famdoc_lab.bench import _record
     from playwright.sync_api import sync_playwright
     repeats = repeats or 5
-    t0 = time.perf_counter(); folder = prepare_dashboard(wh_path, cache=cache); prep = time.perf_counter() - t0
+    t0 = time.perf_counter(); folder = ready_dashboard(wh_path, cache=cache); prep = time.perf_counter() - t0
     port = free_port(start=8900)
     p = serve(wh_path, port=port, cache=cache)
     first, upd, fig = [], [], []

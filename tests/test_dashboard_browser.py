@@ -2,7 +2,7 @@
 import time, urllib.request, urllib.error
 from pathlib import Path
 import pandas as pd, pytest
-from famdoc_lab.dashboard import (DashData, prepare_dashboard, serve, wait_port, page_ready, url_of, free_port, launch_chromium,
+from famdoc_lab.dashboard import (DashData, ready_dashboard, serve, wait_port, page_ready, url_of, free_port, launch_chromium,
                                   wait_status, select_option, period_zh, _fmt, FAMILY_TABS, LIST_TABS, CHROMIUM)
 from famdoc_lab.indicators import get
 from famdoc_lab.warehouse import Warehouse
@@ -17,7 +17,7 @@ TOKEN = "test-token-7f3a9c"
 def wh(tiny_demo): return tiny_demo/"wh"
 
 @pytest.fixture(scope="module")
-def data(wh): return DashData.load(prepare_dashboard(wh, "2024", threshold=T))   # the cache the servers' kernels read
+def data(wh): return DashData.load(ready_dashboard(wh, "2024", threshold=T))   # the cache the servers' kernels read (first figures drawn)
 
 @pytest.fixture(scope="module")
 def clinic_id(wh):
