@@ -15,11 +15,11 @@ from .schema import REGIONS, DEFS
 # %% auto #0
 __all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'INDICATOR_DEFS', 'CACHE_VERSION',
            'FIG_VERSION', 'MARGINS', 'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key',
-           'cache_root', 'default_grains', 'units_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table',
-           'download_links', 'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display', 'ListView',
-           'SurveyView', 'ImpactView', 'App', 'ready_dashboard', 'notebook_path', 'voila_command', 'wait_port',
-           'free_port', 'serve', 'url_of', 'cli', 'page_ready', 'start_background', 'demo_stage', 'launch_chromium',
-           'wait_status', 'select_option', 'bench_dashboard']
+           'cache_root', 'default_grains', 'units_table', 'registry_table', 'prepare_dashboard', 'DashData', 'tag',
+           'html_table', 'download_links', 'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display',
+           'ListView', 'SurveyView', 'ImpactView', 'App', 'ready_dashboard', 'notebook_path', 'voila_command',
+           'wait_port', 'free_port', 'serve', 'url_of', 'cli', 'page_ready', 'start_background', 'demo_stage',
+           'launch_chromium', 'wait_status', 'select_option', 'bench_dashboard']
 
 # %% ../nbs/50_dashboard.ipynb #b983b519
 MODES = ("stakeholder", "clinic")
@@ -56,7 +56,7 @@ def _defs_hash() -> str:
         if (DEFS/n).exists(): h.update(n.encode() + (DEFS/n).read_bytes())
     return h.hexdigest()[:16]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: the registry table stored beside the numbers
 
 def cache_key(wh, period, threshold, grains) -> str:
     "The cache key of the dashboard tables of warehouse `wh` for `period`, `threshold` and `grains`."
@@ -94,6 +94,13 @@ def _indicator_rows(w, period, threshold, grains, progress=False) -> pd.DataFram
             parts.append(df.assign(grain=g))
             if progress: print(f"   dashboard: {lv} × {g}: {len(df)} rows in {time.perf_counter() - t0:.1f} s", flush=True)
     return pd.concat(parts, ignore_index=True)
+
+# %% ../nbs/50_dashboard.ipynb #f6c5c51c
+def registry_table() -> pd.DataFrame:
+    "The active indicators in registry order: id, zh, en, family, unit, direction."
+    from famdoc_lab.indicators import indicator_table
+    it = indicator_table()
+    return it[it.status != "retired"][["id", "zh", "en", "family", "unit", "direction"]].reset_index(drop=True).astype(str)
 
 # %% ../nbs/50_dashboard.ipynb #984026fa
 def _extra_tables(w, period, threshold) -> tuple:
@@ -147,7 +154,7 @@ def prepare_dashboard(wh,                 # warehouse folder
     t0, tmp = time.perf_counter(), d.with_name(f".{key}.{os.getpid()}.tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     with Warehouse(wh) as w:
-        tables = {"units": units_table(w), "indicators": _indicator_rows(w, period, threshold, grains, progress)}
+        tables = {"units": units_table(w), "indicators": _indicator_rows(w, period, threshold, grains, progress), "registry": registry_table()}
         extra, notes = _extra_tables(w, period, threshold) if extras else ({}, {})
     for n, df in {**tables, **extra}.items(): _parquet_safe(df).to_parquet(tmp/f"{n}.parquet", index=False)
     meta = {"key": key, "warehouse": str(Path(wh).resolve()), "period": period, "threshold": threshold, "grains": list(grains),
@@ -167,6 +174,7 @@ class DashData:
         self.tables, self.meta, self.folder = tables, meta, None
         self.units, self.ind = tables["units"], tables["indicators"]
         self.threshold = int(meta.get("threshold", 3))
+        self.reg = (tables["registry"] if "registry" in tables else registry_table()).set_index("id", drop=False)
         self.periods = list(dict.fromkeys(self.ind.sort_values(["grain", "period"], key=lambda c: c.map({"year": 0, "quarter": 1, "month": 2}) if c.name == "grain" else c).period))
     @classmethod
     def load(cls, folder):
@@ -175,13 +183,16 @@ class DashData:
         d = cls({n: pd.read_parquet(folder/f"{n}.parquet") for n in meta["tables"]}, meta); d.folder = folder
         return d
     def get(self, name): return self.tables.get(name)
+    def defn(self, iid) -> dict: return self.reg.loc[iid].to_dict()
     def note(self, name): return self.meta.get("notes", {}).get(name, "尚無資料")
 
 # %% ../nbs/50_dashboard.ipynb #8f745f3f
 def _fmt(v, unit, suppressed=False, threshold=3) -> str:
-    "Indicator value `v` of `unit` for display (`<threshold` when suppressed)."
-    from famdoc_lab.plots import fmt_value
-    return fmt_value(v, unit, suppressed, threshold)
+    "Indicator value `v` of `unit` for display, as `plots.fmt_value` writes it (`<threshold` when suppressed, — when missing)."
+    if suppressed: return f"<{threshold}"
+    if v is None or pd.isna(v): return "—"
+    v = float(v)
+    return {"rate": f"{100*v:.1f}%", "per_1000": f"{v:.1f}‰", "mean": f"{v:.2f}", "count": f"{v:,.0f}"}.get(unit, f"{v:.3g}")
 
 def tag(w, classes):
     "Widget `w` with each of the space-separated CSS `classes` added (tests find widgets by them)."
@@ -274,6 +285,11 @@ def png(key, make, margins=None, folder=None) -> bytes:
     if len(_PNG_CACHE) > 512: _PNG_CACHE.clear()
     _PNG_CACHE[key] = data; return data
 
+def _plots():
+    "`famdoc_lab.plots`, imported when a figure is drawn (not for a view whose figures are cached)."
+    import famdoc_lab.plots as P
+    return P
+
 def _blank(text) -> bytes:
     "A small PNG saying `text` (a figure that cannot be drawn)."
     from matplotlib.figure import Figure
@@ -287,12 +303,11 @@ def _verdict(z, direction) -> str:
     if abs(z) <= 1.96: return "與全國相近"
     return "優於全國" if (z > 0) == (direction == "higher_better") else "劣於全國"
 
-def family_frame(rows, threshold=3) -> tuple:
-    "(display frame, numeric sort keys) of indicator `rows` of one unit and period, in registry order (a mean's numerator, a sum, not shown)."
-    from famdoc_lab.indicators import get, active_ids
-    order = {i: k for k, i in enumerate(active_ids())}
+def family_frame(rows, reg, threshold=3) -> tuple:
+    "(display frame, numeric sort keys) of indicator `rows` of one unit and period, in the order of registry table `reg` (a mean's numerator, a sum, not shown)."
+    order = {i: k for k, i in enumerate(reg.id)}
     r = rows.assign(_o=rows.indicator_id.map(order)).sort_values("_o")
-    d = [get(i) for i in r.indicator_id]
+    d = [reg.loc[i].to_dict() for i in r.indicator_id]
     sup = r.suppressed.fillna(False).astype(bool).to_numpy()
     f = lambda c: [_fmt(v, x["unit"], s and c in ("rate", "ci"), threshold) for v, x, s in zip(r[c if c != "ci" else "rate"], d, sup)]
     ci = [("—" if s or pd.isna(lo) else f"{_fmt(lo, x['unit'])} – {_fmt(hi, x['unit'])}") for lo, hi, x, s in zip(r.ci_low, r.ci_high, d, sup)]
@@ -312,9 +327,8 @@ def family_frame(rows, threshold=3) -> tuple:
 class FamilyView:
     "One view of the clinic dashboard: the indicators of `family` for the App's unit and period."
     def __init__(self, app, key, title, family):
-        from famdoc_lab.indicators import indicator_table
         self.app, self.key, self.title, self.family = app, key, title, family
-        it = indicator_table(); it = it[(it.family == family) & (it.status != "retired") & it.id.isin(app.data.ind.indicator_id.unique())]
+        it = app.data.reg; it = it[(it.family == family) & it.id.isin(app.data.ind.indicator_id.unique())]
         self.ids = it.id.tolist()
         charts = [(f"{r.zh}", r.id) for r in it.itertuples() if r.unit != "count"]
         self.chart = W.Dropdown(options=charts, value=charts[0][1] if charts else None, description="圖表指標",
@@ -331,7 +345,7 @@ class FamilyView:
     def update(self):
         lv, uid = self.app.unit; p = self.app.period.value
         self.heading.value = f"<h3>{self.title}｜{html.escape(self.app.unit_name())}｜{period_zh(p)}</h3>"
-        self.table.set(*family_frame(self.rows(), self.app.data.threshold))
+        self.table.set(*family_frame(self.rows(), self.app.data.reg, self.app.data.threshold))
     def update_figures(self):
         "The trend and the funnel plot of the chart indicator (drawn after the numbers are on screen)."
         if not self.chart.value: self.trend.value = self.funnel.value = _blank("本頁沒有可繪圖的指標"); return
@@ -439,8 +453,6 @@ class App:
             if clinic is None or str(clinic) not in set(u.clinic_id): raise UserError(f"clinic mode needs a clinic of the warehouse (--clinic), got {clinic!r}")
             u = u[u.clinic_id == str(clinic)]
         self.data, self.mode, self.wh, self.units = data, mode, wh, u
-        from famdoc_lab.plots import set_theme
-        set_theme()   # the CJK font in every figure
         self.clinic_id = str(clinic) if mode == "clinic" else None
         self._lists, self._n, self._busy = {}, 0, False
         self._create_filters(); self._create_views()
@@ -582,31 +594,29 @@ class App:
 
     def trend_png(self, iid) -> bytes:
         "Trend of indicator `iid` for the unit over the finest cached grain of the period's year."
-        from famdoc_lab.plots import trend_plot
         lv, uid = self.unit; year = str(self.period.value)[:4]
         grains = [g for g in ("month", "quarter", "year") if g in set(self.data.ind.grain)]
         r = self.rows(lv, uid, indicator_id=iid)
         r = r[(r.grain == grains[0]) & r.period.str.startswith(year)]
         if r.empty: return _blank("此單位沒有這個指標的資料")
-        return self.png(("trend", iid, lv, uid, year), lambda: trend_plot(r, uid, title=f"{self._label(iid)}｜趨勢（{year}）", threshold=self.data.threshold, figsize=(6.4, 3.6)), MARGINS)
+        return self.png(("trend", iid, lv, uid, year), lambda: _plots().trend_plot(r, uid, title=f"{self._label(iid)}｜趨勢（{year}）", threshold=self.data.threshold, figsize=(6.4, 3.6)), MARGINS)
 
     def funnel_png(self, iid) -> bytes:
         "Funnel plot of indicator `iid` for the period: the unit's peers (same level; regions for the nation), the unit highlighted."
-        from famdoc_lab.plots import funnel_plot
         lv, uid = self.unit; p = self.period.value
         peer = "region" if lv == "nation" else lv
         r = self.rows(peer, period=p, indicator_id=iid)
         if r.empty or (~r.suppressed.astype(bool)).sum() == 0: return _blank("沒有可顯示的單位（皆已遮蔽或無資料）")
         names = self._names(peer)
-        return self.png(("funnel", iid, peer, uid, p), lambda: funnel_plot(r, highlight=[uid], names=names, title=f"{self._label(iid)}｜{LEVEL_ZH[peer]}漏斗圖（{period_zh(p)}）", figsize=(6.4, 3.6)), MARGINS)
+        return self.png(("funnel", iid, peer, uid, p), lambda: _plots().funnel_plot(r, highlight=[uid], names=names, title=f"{self._label(iid)}｜{LEVEL_ZH[peer]}漏斗圖（{period_zh(p)}）", figsize=(6.4, 3.6)), MARGINS)
 
     def png(self, key, make, margins=None) -> bytes:
         "Figure `make()` as PNG, memoised per cache (in memory and in the cache folder's `figures/`)."
-        return png((self.data.meta.get("key", id(self.data)), FIG_VERSION) + tuple(key), make, margins, self.data.folder)
+        def themed(): _plots().set_theme(); return make()   # the CJK font in every figure (plots imported only when a figure is drawn)
+        return png((self.data.meta.get("key", id(self.data)), FIG_VERSION) + tuple(key), themed, margins, self.data.folder)
 
     def _label(self, iid) -> str:
-        from famdoc_lab.indicators import get
-        return get(iid)["zh"]
+        return self.data.defn(iid)["zh"]
 
     def _names(self, level) -> dict:
         u = self.data.units
