@@ -353,9 +353,11 @@ def run_one(task) -> dict:
     except BaseException as e:   # a report's failure is data, not a crash of the batch
         if isinstance(e, KeyboardInterrupt): raise
         rec = {"status": "failed", "error": f"{type(e).__name__}: {_first_line(e)}"}
-        if tmp.exists():
-            with contextlib.suppress(Exception): _error_banner(tmp, rec["error"])
-            os.replace(tmp, nb)
+        with contextlib.suppress(Exception):
+            if not tmp.exists():   # a dead or timed-out kernel leaves no notebook: keep the parameterised one
+                pm.execute_notebook(str(task["template"]), str(tmp), parameters=task["parameters"], kernel_name="python3", prepare_only=True)
+            _error_banner(tmp, rec["error"])
+        if tmp.exists(): os.replace(tmp, nb)
         if html.exists(): html.unlink()
     finally:
         if tmp.exists(): tmp.unlink()
