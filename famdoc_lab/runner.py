@@ -263,13 +263,19 @@ def _unit_findings(g) -> list:
     return f
 
 def _clinic_findings(c, names) -> list:
-    "The clinics' unsuppressed rows `c` beyond the 99.8% funnel limits."
+    "Per indicator, the clinics (unsuppressed rows `c`) beyond the 99.8% funnel limits, named in one finding."
     from famdoc_lab.plots import fmt_value
     c = c[~c.suppressed.astype(bool) & c.z.notna()]
-    c = c[c.z.astype(float).abs() > Z998]
-    return [("clinic_outlier", x.indicator_id, abs(float(x.z)), (lambda d: f"診所 {names.get(x.unit_id, x.unit_id)} 的{d['zh']} "
-             f"{fmt_value(x.rate, d['unit'])}（全國 {fmt_value(x.benchmark_nation, d['unit'])}），超出99.8%管制界限{_why(x, d)}")(get_indicator(x.indicator_id)))
-            for _, x in c.iterrows()]
+    c = c.assign(z=c.z.astype(float))[c.z.astype(float).abs() > Z998]
+    f = []
+    for iid, x in c.groupby("indicator_id"):
+        d = get_indicator(iid); x = x.sort_values("z")
+        who = "、".join(f"{names.get(u, u)} {fmt_value(r, d['unit'])}" for u, r in zip(x.unit_id, x.rate))
+        side = "低於" if (x.z < 0).all() else "高於" if (x.z > 0).all() else "偏離"
+        v = {_verdict(z, d.get("direction")) for z in x.z}
+        f.append(("clinic_outlier", iid, float(x.z.abs().max()), f"{d['zh']}：{len(x)} 家診所{side}全國 {fmt_value(x.benchmark_nation.iloc[0], d['unit'])}"
+                  f"且超出99.8%管制界限（{who}）" + (f"，{v.pop()}" if len(v) == 1 and "" not in v else "")))
+    return f
 
 def _trend_findings(t) -> list:
     "Consecutive periods of one unit's rows `t` whose 95% CIs do not overlap."
