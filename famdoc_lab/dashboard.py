@@ -717,6 +717,8 @@ def cli(a) -> int:
     print(f"{s.mode} dashboard: {url}\n(Ctrl-C stops it)", flush=True)
     if not getattr(a, "no_browser", False):
         import webbrowser; webbrowser.open(url)
+    def _term(*_): raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _term)   # a terminated famdoc-lab stops its Voila server too
     try: return p.wait()
     except KeyboardInterrupt:
         p.send_signal(signal.SIGINT)

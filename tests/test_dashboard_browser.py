@@ -185,6 +185,7 @@ def test_clinic_mode_needs_the_token_and_shows_only_its_clinic(clinic, chromium,
     page.close()
 
 
+@pytest.mark.slow
 def test_load_20_sessions(stakeholder, chromium):
     "20 viewers at once (one chromium, 20 contexts) all get a rendered dashboard, with no page error."
     t0 = time.perf_counter()
