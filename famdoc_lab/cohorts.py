@@ -16,8 +16,8 @@ from .valuesets import in_concept, any_in_concept, codes
 # %% auto #0
 __all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'RULES', 'MEMO', 'Period', 'parse_period', 'subperiods', 'window', 'write_rows',
            'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts', 'load_cohorts', 'load_yaml', 'register',
-           'get', 'cohort_ids', 'Context', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'attribution',
-           'build_cohort']
+           'get', 'cohort_ids', 'Context', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'person_hosp',
+           'attribution', 'build_cohort']
 
 # %% ../nbs/11_cohorts.ipynb #63fe21de
 @dataclass(frozen=True)
@@ -367,6 +367,19 @@ def _build(ctx, cid) -> tuple:
     return ctx.built[cid]
 
 # %% ../nbs/11_cohorts.ipynb #ffebaff4
+def person_hosp(ctx) -> str:
+    "Temp table (person_id, hosp_id, n, last, n_pc): ONE pass over the visits of the 12 months to the period end, per person and facility."
+    if "__ph" in ctx.built: return ctx.built["__ph"]
+    a, b = window(ctx.p, "year"); t = ctx.tmp("ph")
+    pcf = f"hosp_id IN (SELECT hosp_id FROM facilities WHERE {in_concept('level', 'primary_care_facility', defs=ctx.defs)})" \
+          if ctx.has("facilities") else "TRUE"   # n_pc: primary-care visits at primary-care facilities (continuity indicators)
+    keep = f"hosp_id IN (SELECT clinic_id FROM clinics) OR {pcf}" if ctx.has("clinics") else pcf
+    ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, hosp_id, count(*) AS n, max(visit_date) AS last, "
+            f"sum(CASE WHEN {in_concept('case_type', 'primary_care_visit', defs=ctx.defs)} AND {pcf} THEN 1 ELSE 0 END) AS n_pc "
+            f"FROM visits WHERE visit_date BETWEEN {_d(a)} AND {_d(b)} AND ({keep}) GROUP BY 1, 2")
+    ctx.built["__ph"] = t
+    return t
+
 def attribution(ctx) -> str:
     "Temp table (person_id, member, clinic_id, group_id, region_id) attributing persons for `ctx`'s period."
     if "__attr" in ctx.built: return ctx.built["__attr"]
@@ -374,9 +387,8 @@ def attribution(ctx) -> str:
     mem = (f"SELECT person_id, clinic_id, group_id FROM program_members WHERE {_roster_active(ctx)} QUALIFY row_number() "
            f"OVER (PARTITION BY person_id ORDER BY start_date DESC, clinic_id, group_id) = 1") if ctx.has("program_members") else \
           "SELECT NULL::VARCHAR person_id, NULL::VARCHAR clinic_id, NULL::VARCHAR group_id WHERE FALSE"
-    vis = (f"SELECT person_id, hosp_id AS clinic_id FROM (SELECT person_id, hosp_id, count(*) AS n, max(visit_date) AS last "
-           f"FROM visits WHERE visit_date BETWEEN {_d(a)} AND {_d(b)} AND hosp_id IN (SELECT clinic_id FROM clinics) "
-           f"GROUP BY 1, 2) QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY n DESC, last DESC, hosp_id) = 1"
+    vis = (f"SELECT person_id, hosp_id AS clinic_id FROM (SELECT person_id, hosp_id, n, last FROM {person_hosp(ctx)} "
+           f"WHERE hosp_id IN (SELECT clinic_id FROM clinics)) QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY n DESC, last DESC, hosp_id) = 1"
            ) if ctx.has("visits", "clinics") else "SELECT NULL::VARCHAR person_id, NULL::VARCHAR clinic_id WHERE FALSE"
     cl = "clinics" if ctx.has("clinics") else "(SELECT NULL::VARCHAR clinic_id, NULL::VARCHAR group_id, NULL::BIGINT region_id WHERE FALSE)"
     ctx.run(f"""CREATE TEMP TABLE {t} AS

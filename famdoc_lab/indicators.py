@@ -13,7 +13,7 @@ from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
                                 attribution, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
-                                load_yaml, code_lists, in_list,
+                                load_yaml, code_lists, in_list, person_hosp,
                                 write_rows, _tiny_warehouse)
 from .warehouse import open_warehouse
 from .privacy import suppress as _suppress, hide_totals, DERIVED
@@ -165,6 +165,8 @@ def _pc_visits(ctx, w) -> str:
     "Temp table (person_id, hosp_id, n): primary-care visits per person and facility in window `w`, counted once per context."
     key = f"__pcv {w}"
     if key in ctx.built: return ctx.built[key]
+    if window(ctx.p, w) == window(ctx.p, "year"):   # the same 12 months as attribution: its per-facility pass already counted them
+        return f"(SELECT person_id, hosp_id, n_pc AS n FROM {person_hosp(ctx)} WHERE n_pc > 0)"
     pc = f"hosp_id IN (SELECT hosp_id FROM facilities WHERE {in_concept('level', 'primary_care_facility', defs=ctx.defs)})" \
          if ctx.has("facilities") else "TRUE"
     t = ctx.tmp("pcv")
