@@ -18,7 +18,7 @@ import pytest
 from famdoc_lab.synth import synth
 from famdoc_lab.ingest import ingest
 from famdoc_lab.warehouse import open_warehouse
-from famdoc_lab.indicators import compute_indicators, register, get
+from famdoc_lab.indicators import compute_indicators, register, get, INDICATORS
 
 IDS = ["ed_visits", "ed_acsc_visits", "acsc_admissions", "flu_65", "adult_check", "fit", "mammo", "continuity_clinic",
        "dm_hba1c_control", "htn_bp_control", "hld_ldl_control", "dm_hba1c_2x", "dm_ldl_test", "dm_uacr_test", "dm_eye_exam",
@@ -33,8 +33,10 @@ def e2e(tmp_path_factory):
     # non-members: the ACSC indicator over alive persons not on the 2024 roster (for the naive comparison)
     register({**get("acsc_admissions"), "id": "e2e_acsc_nonmembers",
               "denominator": {"cohort": "persons", "eligibility": [{"kind": "cohort", "id": "members", "exclude": True}]}}, replace=True)
-    with open_warehouse(tmp/"wh") as wh:
-        r = compute_indicators(wh, IDS + ["e2e_acsc_nonmembers"], level="nation", period="2024", suppress=False)
+    try:
+        with open_warehouse(tmp/"wh") as wh:
+            r = compute_indicators(wh, IDS + ["e2e_acsc_nonmembers"], level="nation", period="2024", suppress=False)
+    finally: INDICATORS.defs.pop("e2e_acsc_nonmembers", None)   # no test-only indicator leaks into later tests (the runner's shared run)
     return r.set_index("indicator_id"), truth
 
 def se_rate(p, n): return math.sqrt(p*(1 - p)/n)
