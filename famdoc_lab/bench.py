@@ -11,8 +11,8 @@ import pandas as pd
 from .config import UserError
 
 # %% auto #0
-__all__ = ['TARGETS', 'PEER_IDS', 'STAGES', 'run_measured', 'bench_foundation', 'peer_indicators', 'bench_indicators',
-           'biggest_clinic', 'bench_lists', 'bench']
+__all__ = ['TARGETS', 'PEER_IDS', 'SUITE_MEMORY', 'STAGES', 'run_measured', 'bench_foundation', 'peer_indicators',
+           'bench_indicators', 'biggest_clinic', 'bench_lists', 'bench']
 
 # %% ../nbs/06_bench.ipynb #5fac8373
 def run_measured(code:str, env=None) -> dict:
@@ -83,10 +83,12 @@ def bench_foundation(scale, out="outputs/bench", repeats=None, seed=7, workdir=N
 # %% ../nbs/06_bench.ipynb #961ddc0c
 PEER_IDS = ["ed_visits", "acsc_admissions", "flu_65"]
 
-def _suite_code(wh, ids=None):
+SUITE_MEMORY = "3GB"   # DuckDB's memory_limit for the suite (its default is 80% of RAM): the engine spills instead of growing
+
+def _suite_code(wh, ids=None, memory_limit=SUITE_MEMORY):
     return (f"from famdoc_lab.warehouse import open_warehouse; from famdoc_lab.indicators import compute_indicators;"
-            f"wh = open_warehouse({str(wh)!r}); df = compute_indicators(wh, ids={ids!r}, level='clinic', period='2024');"
-            f"print(len(df))")
+            f"wh = open_warehouse({str(wh)!r}); wh.con.execute(\"SET memory_limit='{memory_limit}'\");"
+            f"df = compute_indicators(wh, ids={ids!r}, level='clinic', period='2024'); print(len(df))")
 
 def _floor_code(wh):
     return (f"from famdoc_lab.warehouse import open_warehouse; wh = open_warehouse({str(wh)!r});"
