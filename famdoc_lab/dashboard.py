@@ -659,7 +659,8 @@ def voila_command(wh, mode="stakeholder", clinic=None, host="127.0.0.1", port=88
     argv = [sys.executable, "-m", "voila", str(notebook_path()), "--no-browser", f"--port={port}", f"--Voila.ip={host}",
             "--Voila.port_retries=0", f"--preheat_kernel={pool_size > 0}", f"--pool_size={pool_size}",
             f"--MappingKernelManager.cull_idle_timeout={cull_idle}", "--MappingKernelManager.cull_interval=60",
-            "--show_tracebacks=False", "--theme=light"]
+            "--show_tracebacks=False", "--theme=light",
+            "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.timeout=600"]   # a busy machine: wait for the App's output, don't drop it
     if token: env["JUPYTER_TOKEN"] = token; argv.append("--Voila.auto_token=True")   # token through the environment, not visible in `ps`
     else: env.pop("JUPYTER_TOKEN", None); argv.append("--Voila.token=")
     return argv, env
@@ -794,7 +795,7 @@ def wait_status(page, n_min=1, key_part=None, timeout=60_000, figures=False):
     page.wait_for_function(
         """([n, k, f]) => { const s = document.querySelector('.fd-status-text');
              return s && (+(f ? s.dataset.fig : s.dataset.n)) >= n && (!k || s.dataset.key.includes(k)); }""",
-        arg=[n_min, key_part, figures], timeout=timeout)
+        arg=[n_min, key_part, figures], timeout=timeout, polling=100)   # a timer, not animation frames (throttled in background pages)
     return int(page.locator(".fd-status-text").get_attribute("data-n"))
 
 def select_option(page, cls, label=None, value_index=None):
