@@ -24,6 +24,7 @@ class Settings:
     period: str = "2024"              # default analysis period
     key_file: str = "~/.config/famdoc_lab/pseudonym.key"  # HMAC key file, outside the repo
     encoding: str = "auto"            # raw-file encoding: auto | utf-8 | cp950
+    memory_limit: str = "3GB"         # DuckDB memory_limit of a Warehouse (it spills to a temp folder beyond it)
     threshold: int = 3                # small-cell threshold
     suppress: bool = True             # suppress stakeholder output
     host: str = "127.0.0.1"           # dashboard host

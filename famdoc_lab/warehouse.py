@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_warehouse.ipynb #c9f0d48c
 from __future__ import annotations
-import os, shutil, uuid
+import os, shutil, tempfile, uuid
 from pathlib import Path
 import duckdb, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from .schema import TABLES, arrow_schema
@@ -55,12 +55,19 @@ def table_names(warehouse) -> list:
 # %% ../nbs/03_warehouse.ipynb #5d9c1fcf
 class Warehouse:
     "A warehouse folder opened for queries (DuckDB views over the Parquet tables)."
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, memory_limit=None):
         self.path = Path(path)
         if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no warehouse here (run `famdoc-lab ingest` first)")
         self.con = duckdb.connect()
         if threads: self.con.execute(f"SET threads={int(threads)}")
+        self.limit_memory(memory_limit)
         self.refresh()
+    def limit_memory(self, limit=None):
+        "DuckDB memory_limit (default: settings `memory_limit`); spills go to the system temp folder, not the cwd."
+        limit = limit or get_settings().memory_limit
+        spill = Path(tempfile.gettempdir())/"famdoc_duckdb"
+        self.con.execute(f"SET memory_limit='{limit}'; SET temp_directory='{spill.as_posix()}'")
+        return self
     def refresh(self):
         "(Re)create one view per table present."
         self.tables = table_names(self.path)
