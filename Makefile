@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 SCALE   ?= 0.01
 
-.PHONY: demo test venv export nbtest pytest bench clean
+.PHONY: demo stop-demo test venv export nbtest pytest bench clean
 
 $(BIN)/famdoc-lab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,5 +36,9 @@ pytest: venv
 bench: venv
 	$(BIN)/famdoc-lab bench --scale 0.01 0.1
 
-clean:
+## make stop-demo — stop the dashboards `make demo` left running
+stop-demo:
+	-@for f in data/demo/dashboard.pid data/demo/dashboard-clinic.pid; do [ -f $$f ] && kill -- -$$(cat $$f) 2>/dev/null; rm -f $$f; done; true
+
+clean: stop-demo
 	rm -rf data/demo outputs/bench
