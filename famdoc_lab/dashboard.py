@@ -187,12 +187,7 @@ class DashData:
     def note(self, name): return self.meta.get("notes", {}).get(name, "尚無資料")
 
 # %% ../nbs/50_dashboard.ipynb #8f745f3f
-def _fmt(v, unit, suppressed=False, threshold=3) -> str:
-    "Indicator value `v` of `unit` for display, as `plots.fmt_value` writes it (`<threshold` when suppressed, — when missing)."
-    if suppressed: return f"<{threshold}"
-    if v is None or pd.isna(v): return "—"
-    v = float(v)
-    return {"rate": f"{100*v:.1f}%", "per_1000": f"{v:.1f}‰", "mean": f"{v:.2f}", "count": f"{v:,.0f}"}.get(unit, f"{v:.3g}")
+from .privacy import fmt_value as _fmt   # the reports' display format, without importing matplotlib
 
 def tag(w, classes):
     "Widget `w` with each of the space-separated CSS `classes` added (tests find widgets by them)."

@@ -13,10 +13,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 import seaborn as sns
 from .indicators import get, Z95, Z998
+from .privacy import fmt_value   # one display format for a (suppressed) value: reports, plots, dashboard
 
 # %% auto #0
-__all__ = ['CJK_FONT', 'COLORS', 'UNIT_ZH', 'rows', 'set_theme', 'label', 'fmt_value', 'fmt_axis', 'example_rows', 'funnel_plot',
-           'trend_plot', 'ranked_ci_plot', 'grid']
+__all__ = ['CJK_FONT', 'COLORS', 'UNIT_ZH', 'rows', 'set_theme', 'label', 'fmt_axis', 'example_rows', 'funnel_plot', 'trend_plot',
+           'ranked_ci_plot', 'grid']
 
 # %% ../nbs/20_plots.ipynb #cd05bd8c
 CJK_FONT = "Noto Sans CJK TC"
@@ -47,13 +48,6 @@ UNIT_ZH = {"rate": "比率", "per_1000": "每千人", "mean": "平均值", "coun
 def label(indicator_id) -> str:
     "Chinese name of `indicator_id` from the registry."
     return get(indicator_id)["zh"]
-
-def fmt_value(v, unit, suppressed=False, threshold=3) -> str:
-    "`v` formatted for indicator unit `unit`; `<threshold` when suppressed, — when missing."
-    if suppressed: return f"<{threshold}"
-    if v is None or pd.isna(v): return "—"
-    v = float(v)
-    return {"rate": f"{100*v:.1f}%", "per_1000": f"{v:.1f}‰", "mean": f"{v:.2f}", "count": f"{v:,.0f}"}.get(unit, f"{v:.3g}")
 
 def fmt_axis(ax, unit, axis="y"):
     "Tick labels of `ax` in the format of indicator unit `unit`."

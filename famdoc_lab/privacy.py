@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['DERIVED', 'suppress', 'hide_totals']
+__all__ = ['DERIVED', 'suppress', 'hide_totals', 'fmt_value']
 
 # %% ../nbs/09_privacy.ipynb #57f603a8
 DERIVED = ("rate", "ci_low", "ci_high", "z", "shrunk", "lo95", "hi95", "lo998", "hi998")
@@ -95,3 +95,11 @@ def hide_totals(out, orig, threshold=3, count_cols=("numerator", "denominator"),
         bad |= tot is not None and bool((tot.loc[idx].iloc[0] < t).any())
         if bad: out.loc[idx, list(cols)] = np.nan
     return out
+
+# %% ../nbs/09_privacy.ipynb #b13429bf
+def fmt_value(v, unit, suppressed=False, threshold=3) -> str:
+    "`v` formatted for indicator unit `unit`; `<threshold` when suppressed, — when missing."
+    if suppressed: return f"<{threshold}"
+    if v is None or pd.isna(v): return "—"
+    v = float(v)
+    return {"rate": f"{100*v:.1f}%", "per_1000": f"{v:.1f}‰", "mean": f"{v:.2f}", "count": f"{v:,.0f}"}.get(unit, f"{v:.3g}")
