@@ -10,13 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 import pandas as pd, yaml
 from .schema import DEFS, TABLES, LAB_TESTS, P4P_PROGRAMS, arrow_schema
-from .warehouse import write_table
+from .warehouse import write_table, fingerprint, Warehouse
 from .valuesets import in_concept, any_in_concept, codes
 
 # %% auto #0
-__all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'RULES', 'MEMO', 'Period', 'parse_period', 'subperiods', 'window', 'write_rows',
-           'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts', 'load_cohorts', 'load_yaml', 'register',
-           'get', 'cohort_ids', 'Context', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'person_hosp',
+__all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'INDICATOR_DEFS', 'FACTS_VERSION', 'RULES', 'MEMO', 'Period', 'parse_period',
+           'subperiods', 'window', 'write_rows', 'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts',
+           'load_cohorts', 'load_yaml', 'register', 'get', 'cohort_ids', 'defs_hash', 'facts_dir', 'open_facts',
+           'Context', 'vev_spec', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'person_hosp',
            'attribution', 'build_cohort']
 
 # %% ../nbs/11_cohorts.ipynb #63fe21de
@@ -165,11 +166,39 @@ def get(cohort_id) -> dict: "The definition of cohort `cohort_id` (`UnknownCohor
 def cohort_ids() -> list: "Ids of the registered cohorts."; return [c["id"] for c in COHORTS]
 
 # %% ../nbs/11_cohorts.ipynb #310c2c20
+INDICATOR_DEFS = ("indicators.yaml", "cohorts.yaml", "valuesets.csv", "drugs.csv", "p4p_codes.csv")
+FACTS_VERSION = 1   # bump when the facts tables change shape or meaning
+
+def defs_hash(defs=None) -> str:
+    "sha256 (16 hex) of the definition files the cohorts and indicators are computed from (`INDICATOR_DEFS` of `defs` or the package's)."
+    import hashlib
+    h, d = hashlib.sha256(), Path(defs or DEFS)
+    for n in INDICATOR_DEFS:
+        if (d/n).exists(): h.update(n.encode() + (d/n).read_bytes())
+    return h.hexdigest()[:16]
+
+def facts_dir(wh, defs=None) -> Path:
+    "The folder of warehouse `wh`'s person-year facts for its current data and definitions (`famdoc_lab.facts.build_facts` writes it)."
+    import hashlib
+    k = hashlib.sha256(f"{fingerprint(wh)}|{defs_hash(defs)}|{FACTS_VERSION}".encode()).hexdigest()[:16]
+    return Path(getattr(wh, "path", wh))/"derived"/"facts"/k
+
+def open_facts(wh, defs=None) -> dict|None:
+    "The manifest of `wh`'s facts (with `dir` and a spec → column index) when they exist for its data and definitions; else None."
+    if not isinstance(wh, Warehouse): return None   # Spark, a clinic slice: the raw tables
+    d = facts_dir(wh, defs)
+    if not (d/"manifest.json").exists(): return None
+    m = json.loads((d/"manifest.json").read_text())
+    m["dir"], m["index"] = d, {k: {json.dumps(x): i for i, x in enumerate(v)} for k, v in m["specs"].items() if isinstance(v, list)}
+    return m
+
+# %% ../nbs/11_cohorts.ipynb #414e1dcb
 class Context:
-    "One build session: warehouse, period, definitions folder and the temp tables made so far."
-    def __init__(self, wh, period, defs=None):
+    "One build session: warehouse, period, definitions folder, the person-year facts (if built and `facts`) and the temp tables made so far."
+    def __init__(self, wh, period, defs=None, facts=True):
         self.wh, self.p, self.defs, self.tag = wh, parse_period(period), defs, uuid.uuid4().hex[:8]
         self.built, self.building, self.tables = {}, set(), []
+        self.facts = open_facts(wh, defs) if facts else None
     def tmp(self, name) -> str:
         t = f"_{re.sub(r'[^0-9a-z_]', '_', name.lower())}_{self.tag}_{len(self.tables)}"; self.tables.append(t); return t
     def has(self, *tables) -> bool: return all(self.wh.has(t) for t in tables)
@@ -185,6 +214,22 @@ _NONE = "SELECT NULL::VARCHAR AS person_id, NULL::DATE AS index_date WHERE FALSE
 def _d(x: date) -> str: return f"DATE '{x.isoformat()}'"
 def _between(ctx, r, col, default="year") -> str:
     a, b = window(ctx.p, r.get("window", default)); return f"{col} BETWEEN {_d(a)} AND {_d(b)}"
+
+def _fyears(ctx, spec="year") -> tuple|None:
+    "(first, last) calendar year when window `spec` of `ctx` is whole calendar years and `ctx` has facts; else None (the raw tables)."
+    if not ctx.facts: return None
+    a, b = window(ctx.p, spec)
+    return (a.year, b.year) if (a.month, a.day, b.month, b.day) == (1, 1, 12, 31) else None
+
+def _fcol(ctx, kind, spec) -> int|None:
+    "Column index of `spec` in the facts' `kind` specs (None if the facts were built without it)."
+    return ctx.facts["index"].get(kind, {}).get(json.dumps(spec)) if ctx.facts else None
+
+def _fx(ctx, name) -> str: return f"read_parquet('{(ctx.facts['dir']/name).as_posix()}.parquet')"
+
+def vev_spec(cols, concept, case_type) -> list:
+    "The canonical facts spec of counting visits (diagnosis `concept` in `cols`, case-type concept `case_type`)."
+    return [list(cols) if concept else None, concept, case_type]
 
 # %% ../nbs/11_cohorts.ipynb #20fedd6f
 def _r_persons(r, ctx): return f"SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons" if ctx.has("persons") else _NONE
@@ -217,6 +262,9 @@ def _dx_visits(r, ctx, facts=True) -> str:
         i = f[1].index(spec)   # ≥2 distinct days ⟺ first day < last day
         return f"SELECT person_id, min{i} AS index_date FROM {f[0]} WHERE min{i} IS NOT NULL" + (f" AND min{i} < max{i}" if n == 2 else "")
     base = f"SELECT DISTINCT person_id, hosp_id, visit_date FROM visits WHERE {_between(ctx, r, 'visit_date')} AND {pred}"
+    ys, k = _fyears(ctx, r.get("window", "year")), _fcol(ctx, "pair", [r["concept"], n, r.get("same_clinic_within_days")])
+    if ys and ys[0] == ys[1] and k is not None:   # the facts: the first visit closing such a pair, per calendar year
+        return f"SELECT person_id, min(pe{k}) AS index_date FROM {_fx(ctx, 'pairs_py')} WHERE year = {ys[0]} AND pe{k} IS NOT NULL GROUP BY 1"
     if days := r.get("same_clinic_within_days"):
         return (f"SELECT person_id, min(visit_date) AS index_date FROM (SELECT *, lag(visit_date, {n-1}) OVER "
                 f"(PARTITION BY person_id, hosp_id ORDER BY visit_date) AS prev FROM ({base})) "
@@ -255,6 +303,13 @@ def dx_facts(ctx, *extra) -> tuple:
     "(temp table, specs): ONE pass over visits giving per person the first (`min<i>`) and last (`max<i>`) visit day of each spec."
     if "__dx" in ctx.built: return ctx.built["__dx"]
     specs = dx_specs(extra); wins = [window(ctx.p, w) for _, w in specs]
+    ys, js = [_fyears(ctx, w) for _, w in specs], [_fcol(ctx, "dx", c) for c, _ in specs]
+    if specs and all(ys) and all(j is not None for j in js):   # the facts: first/last day per concept and calendar year
+        aggs = ", ".join(f"{f}(CASE WHEN year BETWEEN {a} AND {b} THEN {x}{j} END) AS {f}{i}"
+                         for i, ((a, b), j) in enumerate(zip(ys, js)) for f, x in (("min", "f"), ("max", "l")))
+        t = ctx.tmp("dx"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM {_fx(ctx, 'visits_py')} GROUP BY 1")
+        ctx.built["__dx"] = (t, specs)
+        return ctx.built["__dx"]
     span = f"visit_date BETWEEN {_d(min(a for a, _ in wins))} AND {_d(max(b for _, b in wins))}"
     lists = code_lists(ctx, "visits", ("dx1", "dx2", "dx3"), list(dict.fromkeys(c for c, _ in specs)), span)
     any_ = sorted({x for xs in lists.values() for x in xs})
@@ -279,6 +334,9 @@ def _r_dx(r, ctx):
 # %% ../nbs/11_cohorts.ipynb #9139725a
 def _r_drug(r, ctx):
     if not ctx.has("orders"): return _NONE
+    if (ys := _fyears(ctx, r.get("window", "year"))) and (k := _fcol(ctx, "drug", r["concept"])) is not None:
+        return (f"SELECT person_id, min(df{k}) AS index_date FROM {_fx(ctx, 'orders_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} "
+                f"GROUP BY 1 HAVING sum(dc{k}) >= {int(r.get('min', 1))}")
     return (f"SELECT person_id, min(order_date) AS index_date FROM orders WHERE {_between(ctx, r, 'order_date')} "
             f"AND {in_concept('order_code', r['concept'], defs=ctx.defs)} GROUP BY 1 HAVING count(*) >= {int(r.get('min', 1))}")
 
@@ -291,6 +349,11 @@ def _cmp(col, r) -> str:
 def _latest_lab(test, ctx, r) -> str:
     "SQL (person_id, v, d): each person's latest `test` result in the window of rule `r`; several on that day → their mean."
     key = f"__lab {test} {r.get('window', 'year')}"   # each (test, window) once per context, however many rules use it
+    if key not in ctx.built and (ys := _fyears(ctx, r.get("window", "year"))) and ctx.facts["specs"].get("labs"):
+        t = ctx.tmp("lab")   # the facts: per calendar year the last day and the mean that day; the window's latest year wins
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, arg_max(v, d) AS v, max(d) AS d FROM {_fx(ctx, 'labs_py')} "
+                f"WHERE test = '{test}' AND year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1")
+        ctx.built[key] = t
     if key not in ctx.built:
         t = ctx.tmp("lab")
         ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, avg(value) AS v, max(test_date) AS d FROM (SELECT person_id, value, "
@@ -307,6 +370,9 @@ def _r_lab(r, ctx):
 # %% ../nbs/11_cohorts.ipynb #49700e06
 def _r_visits(r, ctx):
     if not ctx.has("visits"): return _NONE
+    if (ys := _fyears(ctx, r.get("window", "year"))) and (k := _fcol(ctx, "vev", vev_spec((), None, r.get("concept")))) is not None:
+        return (f"SELECT person_id, min(vf{k}) AS index_date FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} "
+                f"GROUP BY 1 HAVING sum(ve{k}) >= {int(r['min'])}")
     ct = f" AND {in_concept('case_type', r['concept'], defs=ctx.defs)}" if r.get("concept") else ""
     return (f"SELECT person_id, min(visit_date) AS index_date FROM visits WHERE {_between(ctx, r, 'visit_date')}{ct} "
             f"GROUP BY 1 HAVING count(*) >= {int(r['min'])}")
@@ -380,9 +446,20 @@ def person_hosp(ctx) -> str:
     ctx.built["__ph"] = t
     return t
 
+def _fyear_period(ctx) -> int|None:
+    "The year when `ctx`'s period is a calendar year whose attribution the facts hold; else None."
+    p = ctx.p
+    ok = ctx.facts and (p.start.month, p.start.day, p.end.month, p.end.day) == (1, 1, 12, 31) and p.start.year == p.end.year
+    return p.end.year if ok and p.end.year in ctx.facts["specs"].get("attr", []) else None
+
 def attribution(ctx) -> str:
     "Temp table (person_id, member, clinic_id, group_id, region_id) attributing persons for `ctx`'s period."
     if "__attr" in ctx.built: return ctx.built["__attr"]
+    if (y := _fyear_period(ctx)) is not None:   # the facts: the attribution of each calendar year, made by the code below
+        t = ctx.tmp("attr")
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, member, clinic_id, group_id, region_id FROM {_fx(ctx, 'attr_py')} WHERE year = {y}")
+        ctx.built["__attr"] = t
+        return t
     t, a, b = ctx.tmp("attr"), *window(ctx.p, "year")
     mem = (f"SELECT person_id, clinic_id, group_id FROM program_members WHERE {_roster_active(ctx)} QUALIFY row_number() "
            f"OVER (PARTITION BY person_id ORDER BY start_date DESC, clinic_id, group_id) = 1") if ctx.has("program_members") else \
@@ -401,10 +478,10 @@ def attribution(ctx) -> str:
     return t
 
 # %% ../nbs/11_cohorts.ipynb #dee44434
-def build_cohort(wh, cohort_id, period="2024", defs=None, ctx=None) -> tuple:
+def build_cohort(wh, cohort_id, period="2024", defs=None, ctx=None, facts=True) -> tuple:
     "(members, attrition) of `cohort_id` in `period`: members with index date and clinic/group/region attribution."
     own = ctx is None
-    ctx = ctx or Context(wh, period, defs)
+    ctx = ctx or Context(wh, period, defs, facts)
     try:
         t, attrition = _build(ctx, cohort_id)
         m = ctx.run(f"SELECT c.person_id, c.index_date, a.member, a.clinic_id, a.group_id, a.region_id FROM {t} c "

@@ -13,7 +13,7 @@ from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
                                 attribution, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
-                                load_yaml, code_lists, in_list, person_hosp,
+                                load_yaml, code_lists, in_list, person_hosp, _fyears, _fcol, _fx, _fyear_period, vev_spec,
                                 write_rows, _tiny_warehouse)
 from .warehouse import open_warehouse
 from .privacy import suppress as _suppress, hide_totals, DERIVED
@@ -83,6 +83,12 @@ def orders_facts(ctx, *extra) -> tuple:
     "(temp table, specs): ONE pass over orders (and labs) counting per person the distinct days of each (concept, lab, window)."
     if "__orders" in ctx.built: return ctx.built["__orders"]
     specs = _orders_specs(extra); wins = [window(ctx.p, w) for *_, w in specs]
+    ys, js = [_fyears(ctx, w) for *_, w in specs], [_fcol(ctx, "orders", [c, l]) for c, l, _ in specs]
+    if specs and all(ys) and all(j is not None for j in js):   # the facts: distinct days per spec and calendar year (days of two years never coincide)
+        cnt = ", ".join(f"coalesce(sum(CASE WHEN year BETWEEN {a} AND {b} THEN on{j} END), 0) AS n{i}" for i, ((a, b), j) in enumerate(zip(ys, js)))
+        t = ctx.tmp("orders"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cnt} FROM {_fx(ctx, 'orders_py')} GROUP BY 1")
+        ctx.built["__orders"] = (t, specs)
+        return ctx.built["__orders"]
     lo, hi = _d(min(a for a, _ in wins)), _d(max(b for _, b in wins))
     u = []
     if ctx.has("orders"):
@@ -152,6 +158,9 @@ def _value_sql(n, ctx, win, den) -> str:
                 + ([in_concept("case_type", n["case_type"], defs=ctx.defs)] if n.get("case_type") else [])
         ev = f"SELECT person_id, count(*) AS e FROM {n['table']} WHERE {' AND '.join(conds)} GROUP BY 1" if ctx.has(n["table"]) \
              else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
+        if n["table"] == "visits" and ctx.has("visits") and (ys := _fyears(ctx, w)) and \
+           (j := _fcol(ctx, "vev", vev_spec(cols, n.get("concept"), n.get("case_type")))) is not None:   # the facts: counts per calendar year
+            ev = f"SELECT person_id, sum(ve{j}) AS e FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1"
         return f"SELECT d.person_id, coalesce(e, 0)::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d LEFT JOIN ({ev}) USING (person_id)"
     if k == "lab_change":
         cur = lambda ww: _latest_lab(n["test"], ctx, {"window": ww})
@@ -178,6 +187,9 @@ def _pc_visits(ctx, w) -> str:
 def _visit_share_sql(n, ctx, w, den) -> str:
     "Per person: primary-care visits in the own clinic/group (num) over all primary-care visits (den)."
     if not ctx.has("visits"): return "SELECT NULL::VARCHAR person_id, 0.0 num, 0.0 den, 0.0 sq WHERE FALSE"
+    if (y := _fyear_period(ctx)) is not None and window(ctx.p, w) == window(ctx.p, "year"):   # the facts: the shares of the attribution year
+        return (f"SELECT person_id, pc_{n['own']} AS num, pc_all AS den, NULL::DOUBLE AS sq FROM {_fx(ctx, 'attr_py')} "
+                f"JOIN {den} USING (person_id) WHERE year = {y} AND pc_all > 0")
     own = "v.hosp_id = a.clinic_id" if n["own"] == "clinic" else "c.group_id IS NOT NULL AND c.group_id = a.group_id"
     cl = "clinics" if ctx.has("clinics") else "(SELECT NULL::VARCHAR clinic_id, NULL::VARCHAR group_id WHERE FALSE)"
     return (f"SELECT v.person_id, sum(CASE WHEN {own} THEN v.n ELSE 0 END)::DOUBLE AS num, sum(v.n)::DOUBLE AS den, NULL::DOUBLE AS sq "
@@ -202,12 +214,15 @@ def _vcae(n, ctx, win, den) -> str:
     a, b = window(ctx.p, win); y = ctx.p.end.year
     pts = lambda tab, col: (f"(SELECT person_id, sum(points) AS s FROM {tab} WHERE {col} BETWEEN {_d(a)} AND {_d(b)} GROUP BY 1)"
                             if ctx.has(tab) else "(SELECT NULL::VARCHAR person_id, 0.0 s WHERE FALSE)")
+    if ctx.has("visits") and (ys := _fyears(ctx, win)) and ctx.facts["specs"].get("points"):   # the facts: visit points per calendar year
+        vpts = f"(SELECT person_id, sum(pts) AS s FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1)"
+    else: vpts = pts('visits', 'visit_date')
     flags = ", ".join(f"(p.person_id IN (SELECT person_id FROM {_build(ctx, c)[0]}))::INT AS {k}" for k, c in n["conditions"].items())
     keys = ["sex", "age_band", *n["conditions"]]
     vc = ctx.tmp("vc")   # every alive person's covariates and points stay in the engine; pandas sees the training rows and the covariate patterns
     ctx.run(f"""CREATE TEMP TABLE {vc} AS SELECT p.person_id, p.sex, least(85, ({y} - p.birth_year) // 5 * 5) AS age_band, {flags},
         coalesce(v.s, 0) + coalesce(ad.s, 0) AS points, att.member, p.person_id IN (SELECT person_id FROM {den}) AS in_den
-        FROM persons p JOIN {attribution(ctx)} att USING (person_id) LEFT JOIN {pts('visits', 'visit_date')} v USING (person_id)
+        FROM persons p JOIN {attribution(ctx)} att USING (person_id) LEFT JOIN {vpts} v USING (person_id)
         LEFT JOIN {pts('admissions', 'in_date')} ad USING (person_id)
         WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))""")
     train = _vcae_train(n, ctx, vc)
@@ -296,25 +311,35 @@ def _rollups(inds, ctx, level) -> dict:
     for cid, g in groups.items():
         for chunk in (g[i:i + CHUNK] for i in range(0, len(g), CHUNK)):
             joins = " ".join(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id" for j, ind in enumerate(chunk))
-            parents = sorted({LEVELS[lv][1] for lv in lvs if LEVELS[lv][1]})
             aggs = ", ".join(f"coalesce(sum(p{j}.num), 0) AS num{j}, coalesce(sum(p{j}.den), 0) AS den{j}, coalesce(sum(p{j}.sq), 0) AS sq{j}, "
-                             f"count(p{j}.person_id) AS n{j}, mode(b.region_id) FILTER (WHERE p{j}.person_id IS NOT NULL) AS region{j}"
-                             + "".join(f", mode(b.{pa}) FILTER (WHERE p{j}.person_id IS NOT NULL) AS {pa}{j}" for pa in parents)
-                             for j in range(len(chunk)))
+                             f"count(p{j}.person_id) AS n{j}" for j in range(len(chunk)))
             sets = ", ".join([*(f"(b.{k})" for k in keys), "()"])
             df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {aggs} FROM {_base(ctx, cid)} b "
                          f"{joins} GROUP BY GROUPING SETS ({sets})").df()
-            for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys) for lv in lvs}
+            for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys, _unit_meta(ctx, lv)) for lv in lvs}
     return out
 
-def _unit_rows(df, j, lv, keys) -> pd.DataFrame:
-    "The roll-up rows of level `lv` for indicator `j` of a grouping-sets result `df` (units with persons, sorted; nation always)."
+def _unit_meta(ctx, lv) -> pd.DataFrame:
+    "Per unit of level `lv`: its region and parent (the commonest among the persons attributed to it), once per context."
+    key = "__meta " + lv
+    if key not in ctx.built:
+        col, parent = LEVELS[lv]
+        src = f"(SELECT person_id, clinic_id::VARCHAR AS clinic_id, group_id::VARCHAR AS group_id, region_id::VARCHAR AS region_id FROM {attribution(ctx)})"
+        unit = col or "'nation'"
+        ctx.built[key] = ctx.run(f"SELECT {unit} AS unit_id, mode(region_id) AS region, "
+                                 f"{f'mode({parent})' if parent else 'NULL::VARCHAR'} AS parent FROM {src} "
+                                 f"{f'WHERE {col} IS NOT NULL GROUP BY 1' if col else ''}").df().set_index("unit_id")
+    return ctx.built[key]
+
+def _unit_rows(df, j, lv, keys, meta) -> pd.DataFrame:
+    "The roll-up rows of level `lv` for indicator `j` of a grouping-sets result `df` (units with persons, sorted; nation always); `meta`: region and parent per unit."
     col, parent = LEVELS[lv]
     sel = np.logical_and.reduce([df[f"g_{k}"] == (0 if k == col else 1) for k in keys]) if keys else np.ones(len(df), bool)
     d = df[sel & (df[col].notna() & (df[f"n{j}"] > 0) if col else sel)]
     r = pd.DataFrame({"unit_id": d[col].astype(str) if col else "nation", "num": d[f"num{j}"].astype(float), "den": d[f"den{j}"].astype(float),
-                      "sq": d[f"sq{j}"].astype(float), "n": d[f"n{j}"].astype("int64"), "region": d[f"region{j}"],
-                      "parent": d[f"{parent}{j}"] if parent else None})
+                      "sq": d[f"sq{j}"].astype(float), "n": d[f"n{j}"].astype("int64")})
+    r["region"] = r.unit_id.map(meta.region) if len(meta) else None
+    r["parent"] = r.unit_id.map(meta.parent) if parent else None
     if col is None and not len(r):   # an engine may give no grand-total row for an empty input
         r = pd.DataFrame({"unit_id": ["nation"], "num": [0.0], "den": [0.0], "sq": [0.0], "n": [0], "region": [None], "parent": [None]})
     return r.sort_values("unit_id").reset_index(drop=True) if col else r.reset_index(drop=True)
@@ -402,13 +427,13 @@ def _hide_benchmarks(s, orig, t, cc, comp) -> pd.DataFrame:
     return hide_totals(s, orig, t, cc, ("indicator_id", "period"), ("benchmark_nation",), tot("n"), comp, covered="benchmark_region")
 
 # %% ../nbs/12_indicators.ipynb #33aafc66
-def compute_indicators(wh, ids=None, level="clinic", period="2024", grain=None, threshold=None, suppress=True, defs=None) -> pd.DataFrame:
-    "Indicators `ids` (default all) per `level` unit for `period` (or each `grain` sub-period): one long table."
+def compute_indicators(wh, ids=None, level="clinic", period="2024", grain=None, threshold=None, suppress=True, defs=None, facts=True) -> pd.DataFrame:
+    "Indicators `ids` (default all) per `level` unit for `period` (or each `grain` sub-period): one long table (from the person-year facts where they answer, if built and `facts`)."
     if level not in LEVELS: raise ValueError(f"bad level '{level}': clinic, group, region or nation")
     inds = [get(i) for i in (ids or active_ids())]
     rows, notes = [], []
     for p in subperiods(period, grain):
-        with Context(wh, p, defs) as ctx:
+        with Context(wh, p, defs, facts) as ctx:
             res = _rollups(inds, ctx, level)
             for ind in inds: rows.append(_stats(ind, res[ind["id"]], level, p.label))
             notes += getattr(ctx, "notes", [])

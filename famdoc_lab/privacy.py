@@ -17,19 +17,25 @@ def _small(x: pd.Series, t, keep_zeros) -> pd.Series:
     return (x < t) & (x > 0 if keep_zeros else True) & x.notna()
 
 # %% ../nbs/09_privacy.ipynb #a98ee244
+def _gid(keys: pd.DataFrame) -> np.ndarray:
+    "Group number of each row of `keys` (missing keys form groups too; no keys: one group)."
+    cols = list(keys.columns)
+    return keys.groupby(cols[0] if len(cols) == 1 else cols, dropna=False, sort=False).ngroup().to_numpy() if cols else np.zeros(len(keys), int)
+
 def _complement_pass(v: pd.Series, hide: pd.DataFrame, c, keys: pd.DataFrame, t) -> bool:
     "Complementary suppression of count column `c` (values `v`) within the groups of `keys`; True if it hid anything."
-    cols = list(keys.columns)
-    groups = keys.groupby(cols[0] if len(cols) == 1 else cols, dropna=False, sort=False).groups.values() if cols else [v.index]
-    changed = False
-    for idx in groups:
-        g, h = v.loc[idx], hide.loc[idx, c]
-        n_hid = int(h.sum())
-        if n_hid == 0 or (n_hid >= 2 and g[h].sum() >= t): continue
-        cand = g[~h & g.notna()]
-        if cand.empty: continue
-        hide.loc[cand.sort_values(kind="stable").index[0], c] = True; changed = True
-    return changed
+    g, h = _gid(keys), hide[c].to_numpy(bool)
+    x = v.to_numpy(float)
+    n_hid = np.bincount(g, weights=h, minlength=g.max() + 1 if len(g) else 0)
+    s_hid = np.bincount(g, weights=np.where(h & ~np.isnan(x), x, 0.0), minlength=len(n_hid))
+    need = (n_hid > 0) & ~((n_hid >= 2) & (s_hid >= t))   # per group: one hidden cell, or hidden cells summing below t
+    cand = np.flatnonzero(need[g] & ~h & ~np.isnan(x)) if len(g) else np.array([], int)
+    if not len(cand): return False
+    # per group the smallest visible cell (ties: the first row), as a stable sort would pick it
+    order = np.lexsort((cand, x[cand], g[cand]))
+    first = cand[order][np.r_[True, np.diff(g[cand][order]) != 0]]
+    hide.iloc[first, hide.columns.get_loc(c)] = True
+    return True
 
 # %% ../nbs/09_privacy.ipynb #0ee32c7e
 def suppress(df, threshold=3, count_cols=("numerator", "denominator"), group_cols=("indicator_id", "period"),
@@ -75,10 +81,6 @@ def _attack(num, den, hid_num, hid_den, t=3) -> list:
     return sols
 
 # %% ../nbs/09_privacy.ipynb #72c428b8
-def _leaks(hid: pd.Series, v: pd.Series, t) -> bool:
-    "Whether a total over cells `v` reveals the hidden ones (`hid`): one hidden cell, or hidden cells summing below `t`."
-    return bool(hid.any()) and (int(hid.sum()) < 2 or float(v[hid].sum()) < t)
-
 def hide_totals(out, orig, threshold=3, count_cols=("numerator", "denominator"), by=("indicator_id", "period", "region"),
                 cols=("benchmark_region",), totals=None, complement=True, covered=None) -> pd.DataFrame:
     "`out` (suppressed `orig`) with `cols`, derived from the totals over `by`, hidden where they would reveal a hidden cell."
@@ -90,10 +92,16 @@ def hide_totals(out, orig, threshold=3, count_cols=("numerator", "denominator"),
     if complement and len(cc) == 2:
         hid["_comp"], val["_comp"] = hid[cc[0]] | hid[cc[1]], val[cc[1]] - val[cc[0]]
         if tot is not None: tot["_comp"] = tot[cc[1]] - tot[cc[0]]
-    for _, idx in orig.groupby(list(by), dropna=False, sort=False).groups.items():
-        bad = any(_leaks(hid.loc[idx, c], val.loc[idx, c], t) for c in hid.columns)
-        bad |= tot is not None and bool((tot.loc[idx].iloc[0] < t).any())
-        if bad: out.loc[idx, list(cols)] = np.nan
+    g = _gid(orig[list(by)]); n = g.max() + 1 if len(g) else 0
+    bad = np.zeros(n, bool)
+    for c in hid.columns:   # a total leaks a group's hidden cells: one hidden cell, or hidden cells summing below t
+        h, x = hid[c].to_numpy(bool), val[c].to_numpy(float)
+        nh, sh = np.bincount(g, weights=h, minlength=n), np.bincount(g, weights=np.where(h & ~np.isnan(x), x, 0.0), minlength=n)
+        bad |= (nh > 0) & ((nh < 2) | (sh < t))
+    if tot is not None and n:   # the group's published totals (its first row's) below t
+        first = np.flatnonzero(~pd.Series(g).duplicated().to_numpy())
+        bad[g[first]] |= (tot.iloc[first].to_numpy(float) < t).any(axis=1)
+    out.loc[bad[g], list(cols)] = np.nan
     return out
 
 # %% ../nbs/09_privacy.ipynb #b13429bf

@@ -11,7 +11,7 @@ from .schema import TABLES, arrow_schema
 from .config import get_settings
 
 # %% auto #0
-__all__ = ['table_dir', 'write_table', 'table_names', 'Warehouse', 'open_warehouse', 'write_catalog']
+__all__ = ['table_dir', 'write_table', 'table_names', 'Warehouse', 'open_warehouse', 'write_catalog', 'fingerprint']
 
 # %% ../nbs/03_warehouse.ipynb #8ee32f31
 def table_dir(warehouse, name) -> Path:
@@ -109,3 +109,14 @@ def write_catalog(warehouse):
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{(Path(warehouse).resolve()/t).as_posix()}/*.parquet')")
     os.replace(tmp, Path(warehouse)/"catalog.duckdb")
     wh.close()
+
+# %% ../nbs/03_warehouse.ipynb #d043cb03
+def fingerprint(warehouse) -> str:
+    "sha256 (16 hex) of the data files of `warehouse` (relative path, size, mtime); `derived/` (caches made from them) left out."
+    import hashlib
+    root, h = Path(getattr(warehouse, "path", warehouse)), hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root).as_posix()
+        if f.is_file() and not rel.startswith("derived/") and f.suffix not in (".duckdb", ".wal") and not f.name.startswith("."):
+            st = f.stat(); h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
