@@ -31,8 +31,8 @@ def run_measured(code:str, env=None) -> dict:
 def _synth_code(scale, seed, out):
     return f"from famdoc_lab.synth import synth; synth(scale={scale!r}, seed={seed!r}, out={str(out)!r}, progress=False)"
 
-def _ingest_code(raw, wh, key_file):
-    return (f"from famdoc_lab.ingest import ingest; s = ingest({str(raw)!r}, {str(wh)!r}, key_file={str(key_file)!r}, progress=False);"
+def _ingest_code(raw, wh, key_file):   # the facts are measured apart (stage `facts`, with the indicators)
+    return (f"from famdoc_lab.ingest import ingest; s = ingest({str(raw)!r}, {str(wh)!r}, key_file={str(key_file)!r}, progress=False, facts=False);"
             f"s.to_csv({str(Path(wh).parent/'bench_summary.csv')!r}, index=False)")
 
 # %% ../nbs/06_bench.ipynb #9fb2023a
@@ -90,6 +90,13 @@ def _suite_code(wh, ids=None, memory_limit=SUITE_MEMORY):
             f"wh = open_warehouse({str(wh)!r}); wh.con.execute(\"SET memory_limit='{memory_limit}'\");"
             f"df = compute_indicators(wh, ids={ids!r}, level='clinic', period='2024'); print(len(df))")
 
+def _facts_code(wh):
+    return (f"from famdoc_lab.facts import build_facts; import json; f = build_facts({str(wh)!r}, force=True);"
+            f"print(sum(json.loads((f/'manifest.json').read_text())['rows'].values()))")
+
+def _raw_suite_code(wh, memory_limit=SUITE_MEMORY):
+    return _suite_code(wh, memory_limit=memory_limit).replace("period='2024')", "period='2024', facts=False)")
+
 def _floor_code(wh):
     return (f"from famdoc_lab.warehouse import open_warehouse; wh = open_warehouse({str(wh)!r});"
             f"print(len(wh.sql('SELECT hosp_id, year(visit_date) y, case_type, count(*) n, sum(points) p FROM visits GROUP BY ALL')))")
@@ -125,10 +132,13 @@ def _peer_code(wh):
 def bench_indicators(wh, scale, out="outputs/bench", repeats=None) -> list:
     "Measure the indicator suite, the floor and the peer on warehouse `wh`."
     repeats = repeats or (3 if scale < 0.05 else 1)
-    runs = {k: [run_measured(c) for _ in range(repeats)] for k, c in
-            [("indicators_suite", _suite_code(wh)), ("indicators_suite3", _suite_code(wh, PEER_IDS)),
-             ("indicators_floor", _floor_code(wh)), ("indicators_peer3", _peer_code(wh))]}
-    recs = [_record(k, scale, _median_runs(r), None, out) for k, r in runs.items()]
+    f = run_measured(_facts_code(wh))   # once: a rebuild (ingest made them already)
+    recs = [_record("facts", scale, _median_runs([f]), int(f["stdout"].split()[-1]) if f["exit"] == 0 else None, out)]
+    jobs = [("indicators_suite", _suite_code(wh)), ("indicators_suite3", _suite_code(wh, PEER_IDS)),
+            ("indicators_floor", _floor_code(wh)), ("indicators_peer3", _peer_code(wh))] + \
+           ([("indicators_suite_raw", _raw_suite_code(wh))] if scale < 0.5 else [])
+    runs = {k: [run_measured(c) for _ in range(repeats)] for k, c in jobs}
+    recs += [_record(k, scale, _median_runs(r), None, out) for k, r in runs.items()]
     w = {r["stage"]: r["wall_s_median"] for r in recs}
     c = {r["stage"]: r.get("cpu_s_median") for r in recs}
     summary = {"suite_over_floor": round(w["indicators_suite"]/w["indicators_floor"], 2),

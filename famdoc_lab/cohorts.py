@@ -167,7 +167,7 @@ def cohort_ids() -> list: "Ids of the registered cohorts."; return [c["id"] for 
 
 # %% ../nbs/11_cohorts.ipynb #310c2c20
 INDICATOR_DEFS = ("indicators.yaml", "cohorts.yaml", "valuesets.csv", "drugs.csv", "p4p_codes.csv")
-FACTS_VERSION = 1   # bump when the facts tables change shape or meaning
+FACTS_VERSION = 2   # bump when the facts tables change shape or meaning (2: one file per year)
 
 def defs_hash(defs=None) -> str:
     "sha256 (16 hex) of the definition files the cohorts and indicators are computed from (`INDICATOR_DEFS` of `defs` or the package's)."
@@ -225,7 +225,7 @@ def _fcol(ctx, kind, spec) -> int|None:
     "Column index of `spec` in the facts' `kind` specs (None if the facts were built without it)."
     return ctx.facts["index"].get(kind, {}).get(json.dumps(spec)) if ctx.facts else None
 
-def _fx(ctx, name) -> str: return f"read_parquet('{(ctx.facts['dir']/name).as_posix()}.parquet')"
+def _fx(ctx, name) -> str: return f"read_parquet('{(ctx.facts['dir']/name).as_posix()}/*.parquet')"   # one file per year
 
 def vev_spec(cols, concept, case_type) -> list:
     "The canonical facts spec of counting visits (diagnosis `concept` in `cols`, case-type concept `case_type`)."
@@ -307,7 +307,8 @@ def dx_facts(ctx, *extra) -> tuple:
     if specs and all(ys) and all(j is not None for j in js):   # the facts: first/last day per concept and calendar year
         aggs = ", ".join(f"{f}(CASE WHEN year BETWEEN {a} AND {b} THEN {x}{j} END) AS {f}{i}"
                          for i, ((a, b), j) in enumerate(zip(ys, js)) for f, x in (("min", "f"), ("max", "l")))
-        t = ctx.tmp("dx"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM {_fx(ctx, 'visits_py')} GROUP BY 1")
+        t = ctx.tmp("dx"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM {_fx(ctx, 'visits_py')} "
+                                   f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} GROUP BY 1")
         ctx.built["__dx"] = (t, specs)
         return ctx.built["__dx"]
     span = f"visit_date BETWEEN {_d(min(a for a, _ in wins))} AND {_d(max(b for _, b in wins))}"

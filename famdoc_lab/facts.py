@@ -45,50 +45,52 @@ def _vev_pred(spec, defs) -> str:
     p = ([any_in_concept(cols, concept, defs=defs)] if concept else []) + ([in_concept("case_type", ct, defs=defs)] if ct else [])
     return " AND ".join(p) or "TRUE"
 
-def _visits_sql(ctx, specs) -> str:
-    "person × year: first/last day per dx concept, count and first day per visit spec, points."
+def _in_year(col, y) -> str: return f"{col} BETWEEN DATE '{int(y)}-01-01' AND DATE '{int(y)}-12-31'"
+
+def _visits_sql(ctx, specs, y) -> str:
+    "person × year `y`: first/last day per dx concept, count and first day per visit spec, points."
     lists = code_lists(ctx, "visits", ("dx1", "dx2", "dx3"), specs["dx"])
     flags = [f"({' OR '.join(in_list(d, lists[c]) for d in ('dx1', 'dx2', 'dx3'))}) AS c{j}" for j, c in enumerate(specs["dx"])]
     flags += [f"({_vev_pred(v, ctx.defs)}) AS e{k}" for k, v in enumerate(specs["vev"])]
     aggs = [f"{f}(CASE WHEN c{j} THEN visit_date END) AS {x}{j}" for j in range(len(specs["dx"])) for f, x in (("min", "f"), ("max", "l"))]
     aggs += [f"count(CASE WHEN e{k} THEN 1 END) AS ve{k}, min(CASE WHEN e{k} THEN visit_date END) AS vf{k}" for k in range(len(specs["vev"]))]
     return (f"SELECT person_id, year(visit_date)::INT AS year, {', '.join(aggs + ['sum(points) AS pts'])} FROM "
-            f"(SELECT person_id, visit_date, points, {', '.join(flags) or 'TRUE AS _'} FROM visits) GROUP BY 1, 2")
+            f"(SELECT person_id, visit_date, points, {', '.join(flags) or 'TRUE AS _'} FROM visits WHERE {_in_year('visit_date', y)}) GROUP BY 1, 2")
 
-def _pairs_sql(ctx, specs) -> str:
-    "person × year: the first visit closing a pair (n visit days at one clinic within N days, same calendar year) per pair spec."
+def _pairs_sql(ctx, specs, y) -> str:
+    "person × year `y`: the first visit closing a pair (n visit days at one clinic within N days, same calendar year) per pair spec."
     if not specs["pair"]: return "SELECT NULL::VARCHAR AS person_id, NULL::INT AS year WHERE FALSE"
     parts = [f"SELECT person_id, year, {k} AS k, min(visit_date) AS d FROM (SELECT person_id, visit_date, year(visit_date)::INT AS year, "
              f"lag(visit_date, {int(n) - 1}) OVER (PARTITION BY person_id, hosp_id, year(visit_date) ORDER BY visit_date) AS prev FROM "
-             f"(SELECT DISTINCT person_id, hosp_id, visit_date FROM visits WHERE {any_in_concept(['dx1', 'dx2', 'dx3'], c, defs=ctx.defs)})) "
+             f"(SELECT DISTINCT person_id, hosp_id, visit_date FROM visits WHERE {_in_year('visit_date', y)} AND {any_in_concept(['dx1', 'dx2', 'dx3'], c, defs=ctx.defs)})) "
              f"WHERE prev IS NOT NULL AND date_diff('day', prev, visit_date) <= {int(days)} GROUP BY 1, 2"
              for k, (c, n, days) in enumerate(specs["pair"])]
     pe = ", ".join(f"min(CASE WHEN k = {k} THEN d END) AS pe{k}" for k in range(len(specs["pair"])))
     return f"SELECT person_id, year, {pe} FROM ({' UNION ALL '.join(parts)}) GROUP BY 1, 2"
 
-def _orders_sql(ctx, specs) -> str:
-    "person × year: distinct days per orders spec (orders of its concept or results of its lab), count and first day per drug concept."
+def _orders_sql(ctx, specs, y) -> str:
+    "person × year `y`: distinct days per orders spec (orders of its concept or results of its lab), count and first day per drug concept."
     o, g = specs["orders"], specs["drug"]
     lists = code_lists(ctx, "orders", ("order_code",), list(dict.fromkeys([c for c, _ in o] + g))) if ctx.has("orders") else {}
     u = []
     if ctx.has("orders"):
         fl = [f"{in_list('order_code', lists[c])} AS o{i}" for i, (c, _) in enumerate(o)] + [f"{in_list('order_code', lists[c])} AS g{k}" for k, c in enumerate(g)]
         u.append(f"SELECT person_id, order_date AS d, {', '.join(fl + ['TRUE AS isord'])} FROM orders "
-                 f"WHERE {in_list('order_code', sorted({x for xs in lists.values() for x in xs}))}")
+                 f"WHERE {_in_year('order_date', y)} AND {in_list('order_code', sorted({x for xs in lists.values() for x in xs}))}")
     if ctx.has("labs") and (tests := sorted({l for _, l in o if l})):
         fl = [f"(test = {_q(l)}) AS o{i}" if l else f"FALSE AS o{i}" for i, (_, l) in enumerate(o)] + [f"FALSE AS g{k}" for k in range(len(g))]
-        u.append(f"SELECT person_id, test_date AS d, {', '.join(fl + ['FALSE AS isord'])} FROM labs WHERE {in_list('test', tests)}")
+        u.append(f"SELECT person_id, test_date AS d, {', '.join(fl + ['FALSE AS isord'])} FROM labs WHERE {_in_year('test_date', y)} AND {in_list('test', tests)}")
     aggs = [f"count(DISTINCT CASE WHEN o{i} THEN d END) AS on{i}" for i in range(len(o))]
     aggs += [f"count(CASE WHEN g{k} AND isord THEN 1 END) AS dc{k}, min(CASE WHEN g{k} AND isord THEN d END) AS df{k}" for k in range(len(g))]
     if not u or not aggs: return "SELECT NULL::VARCHAR AS person_id, NULL::INT AS year WHERE FALSE"
     return f"SELECT person_id, year(d)::INT AS year, {', '.join(aggs)} FROM ({' UNION ALL '.join(u)}) GROUP BY 1, 2"
 
-def _labs_sql(ctx) -> str:
-    "person × year × test: the last test day of the year and the mean result that day."
+def _labs_sql(ctx, y) -> str:
+    "person × year `y` × test: the last test day of the year and the mean result that day."
     if not ctx.has("labs"): return "SELECT NULL::VARCHAR AS person_id, NULL::INT AS year, NULL::VARCHAR AS test, NULL::DOUBLE AS v, NULL::DATE AS d WHERE FALSE"
     return ("SELECT person_id, year, test, avg(value) AS v, max(test_date) AS d FROM (SELECT person_id, year(test_date)::INT AS year, test, "
-            "value, test_date, max(test_date) OVER (PARTITION BY person_id, test, year(test_date)) AS last FROM labs WHERE test_date IS NOT NULL) "
-            "WHERE test_date = last GROUP BY 1, 2, 3 ORDER BY test, year")   # sorted: a query for one test and year reads its row groups only
+            f"value, test_date, max(test_date) OVER (PARTITION BY person_id, test) AS last FROM labs WHERE {_in_year('test_date', y)}) "
+            "WHERE test_date = last GROUP BY 1, 2, 3 ORDER BY test")   # sorted: a query for one test reads its row groups only
 
 def _attr_sql(ctx, year) -> str:
     "person × year: the attribution of calendar year `year` and its continuity shares, by the raw-path code itself."
@@ -109,30 +111,30 @@ def build_facts(wh, defs=None, force=False, progress=False) -> Path:
         t0, tmp = time.perf_counter(), out.with_name(f".{out.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
         specs, rows, secs = facts_specs(), {}, {}
-        wh.con.execute("SET enable_progress_bar = false")
-        years = [int(r[0]) for r in wh.con.execute("SELECT DISTINCT year(visit_date) FROM visits WHERE visit_date IS NOT NULL ORDER BY 1").fetchall()] \
-                if wh.has("visits") else []
-        def copy(name, sql):
-            t = time.perf_counter()
-            wh.con.execute(f"COPY ({sql}) TO '{(tmp/name).as_posix()}.parquet' (FORMAT parquet)")
-            rows[name] = int(wh.con.execute(f"SELECT count(*) FROM '{(tmp/name).as_posix()}.parquet'").fetchall()[0][0])
+        # one year at a time: each grouped pass holds one year's persons (national scale within the memory limit)
+        wh.con.execute("SET enable_progress_bar = false; SET preserve_insertion_order = false")
+        yrs = lambda t, c: {int(r[0]) for r in wh.con.execute(f"SELECT DISTINCT year({c}) FROM {t} WHERE {c} IS NOT NULL").fetchall()} if wh.has(t) else set()
+        vyears, years = sorted(yrs("visits", "visit_date")), sorted(yrs("visits", "visit_date") | yrs("orders", "order_date") | yrs("labs", "test_date"))
+        def copy(name, fn, ys):
+            t = time.perf_counter(); (tmp/name).mkdir()
+            for y in ys: wh.con.execute(f"COPY ({fn(y)}) TO '{(tmp/name/str(y)).as_posix()}.parquet' (FORMAT parquet)")
+            rows[name] = int(wh.con.execute(f"SELECT count(*) FROM read_parquet('{(tmp/name).as_posix()}/*.parquet')").fetchall()[0][0]) if ys else 0
             secs[name] = round(time.perf_counter() - t, 2)
             if progress: print(f"facts: {name} {rows[name]:,} rows in {secs[name]} s", flush=True)
         with Context(wh, f"{years[-1] if years else 2024}", defs, facts=False) as ctx:
             if ctx.has("visits"):
-                copy("visits_py", _visits_sql(ctx, specs)); copy("pairs_py", _pairs_sql(ctx, specs))
-            copy("orders_py", _orders_sql(ctx, specs)); copy("labs_py", _labs_sql(ctx))
-        if ctx.has("visits"):
-            parts = [f"_facts_attr_{y}" for y in years]
-            try:
-                for y, t in zip(years, parts):
-                    with Context(wh, str(y), defs, facts=False) as c:   # each year's attribution, as the raw path makes it
-                        c.run(f"CREATE OR REPLACE TEMP TABLE {t} AS {_attr_sql(c, y)}")
-                copy("attr_py", " UNION ALL ".join(f"SELECT * FROM {t}" for t in parts))
-            finally:
-                for t in parts: wh.con.execute(f"DROP TABLE IF EXISTS {t}")
-        else: years = []
-        specs["attr"] = years
+                copy("visits_py", lambda y: _visits_sql(ctx, specs, y), vyears); copy("pairs_py", lambda y: _pairs_sql(ctx, specs, y), vyears)
+            copy("orders_py", lambda y: _orders_sql(ctx, specs, y), years); copy("labs_py", lambda y: _labs_sql(ctx, y), years)
+        ayears = vyears if ctx.has("persons") else []
+        def attr(y):
+            c = Context(wh, str(y), defs, facts=False); ctxs.append(c)   # each year's attribution, as the raw path makes it
+            return _attr_sql(c, y)
+        ctxs = []
+        try: copy("attr_py", attr, ayears)
+        finally:
+            for c in ctxs: c.close()
+        wh.con.execute("SET preserve_insertion_order = true")
+        specs["attr"] = ayears
         if not ctx.has("visits"): specs |= {"dx": [], "pair": [], "vev": [], "points": False}
         if not ctx.has("orders") and not ctx.has("labs"): specs |= {"orders": [], "drug": []}
         if not ctx.has("labs"): specs["labs"] = False

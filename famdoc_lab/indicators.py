@@ -86,7 +86,8 @@ def orders_facts(ctx, *extra) -> tuple:
     ys, js = [_fyears(ctx, w) for *_, w in specs], [_fcol(ctx, "orders", [c, l]) for c, l, _ in specs]
     if specs and all(ys) and all(j is not None for j in js):   # the facts: distinct days per spec and calendar year (days of two years never coincide)
         cnt = ", ".join(f"coalesce(sum(CASE WHEN year BETWEEN {a} AND {b} THEN on{j} END), 0) AS n{i}" for i, ((a, b), j) in enumerate(zip(ys, js)))
-        t = ctx.tmp("orders"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cnt} FROM {_fx(ctx, 'orders_py')} GROUP BY 1")
+        t = ctx.tmp("orders"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cnt} FROM {_fx(ctx, 'orders_py')} "
+                                       f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} GROUP BY 1")
         ctx.built["__orders"] = (t, specs)
         return ctx.built["__orders"]
     lo, hi = _d(min(a for a, _ in wins)), _d(max(b for _, b in wins))

@@ -731,8 +731,8 @@ def _merged_summary(summary, wh) -> pd.DataFrame:
     return pd.concat([prev[~prev.table.isin(summary.table)], summary], ignore_index=True)
 
 # %% ../nbs/05_ingest.ipynb #4162efd9
-def ingest(src, warehouse, key_file=None, encoding="auto", progress=True) -> pd.DataFrame:
-    "Validate, pseudonymise and load the raw files in `src` into `warehouse`; the summary per table and file."
+def ingest(src, warehouse, key_file=None, encoding="auto", progress=True, facts=True) -> pd.DataFrame:
+    "Validate, pseudonymise and load the raw files in `src` into `warehouse`; the summary per table and file. Then (if `facts`) the person-year facts."
     found, other = find_sources(src)
     key = load_key(key_file or get_settings().key_file)
     checked = [(p, s, *check_file(p, s, encoding or "auto")) for p, s in found]   # fatal errors before anything is written
@@ -747,6 +747,11 @@ def ingest(src, warehouse, key_file=None, encoding="auto", progress=True) -> pd.
     finally:
         stage.con.close(); shutil.rmtree(stage.dir, ignore_errors=True)
     write_catalog(wh)
+    if facts:   # the indicators' person-year facts (famdoc_lab.facts), built once per load; without them the indicators read the raw tables
+        try:
+            from famdoc_lab.facts import build_facts
+            build_facts(wh, progress=progress)
+        except Exception as e: notes.append(f"person-year facts not built ({type(e).__name__}: {e}); the indicators will read the raw tables")
     summary.attrs["notes"] = notes
     return summary
 

@@ -34,8 +34,9 @@ def test_bench_cli_writes_records(tmp_path):
     r = subprocess.run([str(EXE), "bench", "--scale", "0.0005", "--repeats", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     names = {p.stem for p in tmp_path.glob("*.json")}
-    assert {"synth_0.0005", "ingest_0.0005", "indicators_suite_0.0005", "indicators_floor_0.0005",
-            "indicators_peer3_0.0005", "indicators_summary_0.0005"} <= names
+    assert {"synth_0.0005", "ingest_0.0005", "facts_0.0005", "indicators_suite_0.0005", "indicators_suite_raw_0.0005",
+            "indicators_floor_0.0005", "indicators_peer3_0.0005", "indicators_summary_0.0005"} <= names
+    assert json.loads((tmp_path / "facts_0.0005.json").read_text())["rows"] > 0
     rec = json.loads((tmp_path / "ingest_0.0005.json").read_text())
     assert rec["rows"] > 0 and rec["wall_s_median"] > 0 and rec["peak_rss_mb_median"] > 50
 
