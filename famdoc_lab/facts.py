@@ -14,7 +14,7 @@ from .cohorts import (COHORTS, Context, FACTS_VERSION, facts_dir, code_lists, in
 from .indicators import INDICATORS, _visit_share_sql, compute_indicators
 
 # %% auto #0
-__all__ = ['facts_specs', 'build_facts', 'compare_paths']
+__all__ = ['PART_ROWS', 'facts_specs', 'build_facts', 'compare_paths']
 
 # %% ../nbs/13_facts.ipynb #937a437c
 def _nodes(x):
@@ -45,7 +45,10 @@ def _vev_pred(spec, defs) -> str:
     p = ([any_in_concept(cols, concept, defs=defs)] if concept else []) + ([in_concept("case_type", ct, defs=defs)] if ct else [])
     return " AND ".join(p) or "TRUE"
 
-def _in_year(col, y) -> str: return f"{col} BETWEEN DATE '{int(y)}-01-01' AND DATE '{int(y)}-12-31'"
+def _in_year(col, y) -> str:
+    "SQL: `col` in calendar year `y` — `y` is a year, or (year, part, parts): also the person's hash in that part."
+    y, k, n = y if isinstance(y, tuple) else (y, 0, 1)
+    return f"{col} BETWEEN DATE '{int(y)}-01-01' AND DATE '{int(y)}-12-31'" + (f" AND hash(person_id) % {n} = {k}" if n > 1 else "")
 
 def _visits_sql(ctx, specs, y) -> str:
     "person × year `y`: first/last day per dx concept, count and first day per visit spec, points."
@@ -101,6 +104,8 @@ def _attr_sql(ctx, year) -> str:
             f"LEFT JOIN ({sh['clinic']}) c USING (person_id) LEFT JOIN ({sh['group']}) g USING (person_id)")
 
 # %% ../nbs/13_facts.ipynb #1fd94067
+PART_ROWS = 60_000_000   # source rows per grouped pass (a national year of visits: 2-3 parts)
+
 def build_facts(wh, defs=None, force=False, progress=False) -> Path:
     "Build (unless current, or `force`) the person-year facts of warehouse `wh` into `derived/facts/<key>/`; their folder."
     own = not isinstance(wh, Warehouse)
@@ -115,20 +120,25 @@ def build_facts(wh, defs=None, force=False, progress=False) -> Path:
         wh.con.execute("SET enable_progress_bar = false; SET preserve_insertion_order = false")
         yrs = lambda t, c: {int(r[0]) for r in wh.con.execute(f"SELECT DISTINCT year({c}) FROM {t} WHERE {c} IS NOT NULL").fetchall()} if wh.has(t) else set()
         vyears, years = sorted(yrs("visits", "visit_date")), sorted(yrs("visits", "visit_date") | yrs("orders", "order_date") | yrs("labs", "test_date"))
-        def copy(name, fn, ys):
+        cnt = lambda t, c, y: int(wh.con.execute(f"SELECT count(*) FROM {t} WHERE {_in_year(c, y)}").fetchall()[0][0]) if wh.has(t) else 0
+        def copy(name, fn, ys, table=None, col=None):
             t = time.perf_counter(); (tmp/name).mkdir()
-            for y in ys: wh.con.execute(f"COPY ({fn(y)}) TO '{(tmp/name/str(y)).as_posix()}.parquet' (FORMAT parquet)")
+            for y in ys:   # big years in parts by person (hash), each grouped pass within the memory limit
+                n = -(-cnt(table, col, y) // PART_ROWS) if table else 1
+                for k in range(n): wh.con.execute(f"COPY ({fn((y, k, n))}) TO '{(tmp/name/f'{y}-{k}').as_posix()}.parquet' (FORMAT parquet)")
             rows[name] = int(wh.con.execute(f"SELECT count(*) FROM read_parquet('{(tmp/name).as_posix()}/*.parquet')").fetchall()[0][0]) if ys else 0
             secs[name] = round(time.perf_counter() - t, 2)
             if progress: print(f"facts: {name} {rows[name]:,} rows in {secs[name]} s", flush=True)
         with Context(wh, f"{years[-1] if years else 2024}", defs, facts=False) as ctx:
             if ctx.has("visits"):
-                copy("visits_py", lambda y: _visits_sql(ctx, specs, y), vyears); copy("pairs_py", lambda y: _pairs_sql(ctx, specs, y), vyears)
-            copy("orders_py", lambda y: _orders_sql(ctx, specs, y), years); copy("labs_py", lambda y: _labs_sql(ctx, y), years)
+                copy("visits_py", lambda y: _visits_sql(ctx, specs, y), vyears, "visits", "visit_date")
+                copy("pairs_py", lambda y: _pairs_sql(ctx, specs, y), vyears, "visits", "visit_date")
+            copy("orders_py", lambda y: _orders_sql(ctx, specs, y), years, "orders" if ctx.has("orders") else "labs", "order_date" if ctx.has("orders") else "test_date")
+            copy("labs_py", lambda y: _labs_sql(ctx, y), years, "labs", "test_date")
         ayears = vyears if ctx.has("persons") else []
         def attr(y):
-            c = Context(wh, str(y), defs, facts=False); ctxs.append(c)   # each year's attribution, as the raw path makes it
-            return _attr_sql(c, y)
+            c = Context(wh, str(y[0]), defs, facts=False); ctxs.append(c)   # each year's attribution, as the raw path makes it
+            return _attr_sql(c, y[0])
         ctxs = []
         try: copy("attr_py", attr, ayears)
         finally:
