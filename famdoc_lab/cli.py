@@ -23,6 +23,14 @@ def _ingest(a):
     summary = ingest(a.src, s.warehouse, key_file=s.key_file, encoding=s.encoding, progress=not a.quiet)
     print(format_summary(summary))
 
+def _facts(a):
+    import json
+    from famdoc_lab.facts import build_facts
+    from famdoc_lab.warehouse import open_warehouse
+    with open_warehouse(get_settings(warehouse=a.warehouse).warehouse) as wh: f = build_facts(wh, force=a.force, progress=not a.quiet)
+    m = json.loads((f/"manifest.json").read_text())
+    print(f"person-year facts in {f}: {sum(m['rows'].values()):,} rows, years {m['specs']['attr']}, built {m['built_at']} in {m['seconds']} s")
+
 def _bench(a):
     from famdoc_lab.bench import bench
     for r in bench(scales=a.scale, out=a.out, stages=a.stage, repeats=a.repeats): print(json.dumps(r, ensure_ascii=False))
@@ -99,6 +107,9 @@ def _parser():
     s.add_argument("src", help="folder of raw files"); s.add_argument("--warehouse", default=None)
     s.add_argument("--key-file", default=None); s.add_argument("--encoding", default=None, help="auto | utf-8 | cp950")
     s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_ingest)
+    s = sub.add_parser("facts", help="(re)build the person-year facts the indicators read (ingest builds them; after editing definitions)")
+    s.add_argument("--warehouse", default=None); s.add_argument("--force", action="store_true", help="rebuild even if current")
+    s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_facts)
     s = sub.add_parser("indicators", help="evaluation indicators per clinic, group, region or nation (suppressed unless --unsuppressed)")
     s.add_argument("--warehouse", default=None); s.add_argument("--level", choices=["clinic", "group", "region", "nation"], default="clinic")
     s.add_argument("--period", default=None, help="2024, 2024Q3 or 2024-07 (default: settings.ini)")
