@@ -62,3 +62,19 @@ def test_empty_cohort_gives_empty_table(medium_wh):
         for level in ("clinic", "nation"):
             df = compute_indicators(wh, ids=["p4p_mets_enrolled"], level=level)
             assert list(df.columns) == COLUMNS
+
+def test_facts_same_as_raw_medium(medium_wh):
+    "The person-year facts give the raw tables' numbers on a random warehouse, for every indicator, level and year."
+    from famdoc_lab.facts import build_facts, compare_paths
+    from famdoc_lab.cohorts import open_facts
+    with open_warehouse(medium_wh) as wh:
+        build_facts(wh); assert open_facts(wh)["specs"]["attr"] == [2023, 2024]
+        assert compare_paths(wh, period="2024") > 0 and compare_paths(wh, period="2023", levels=("clinic",)) > 0
+
+def test_facts_same_as_raw_ingested(tiny_demo):
+    "`ingest` builds the facts, and on a synthetic population they give the raw tables' numbers at every level."
+    from famdoc_lab.facts import compare_paths
+    from famdoc_lab.cohorts import open_facts
+    with open_warehouse(tiny_demo / "wh") as wh:
+        m = open_facts(wh); assert m is not None and 2024 in m["specs"]["attr"] and sum(m["rows"].values()) > 0
+        assert compare_paths(wh, period="2024") > 0
