@@ -227,6 +227,14 @@ def _fcol(ctx, kind, spec) -> int|None:
 
 def _fx(ctx, name) -> str: return f"read_parquet('{(ctx.facts['dir']/name).as_posix()}/*.parquet')"   # one file per year
 
+def _fsum(ctx, name, ys, items, having=None) -> str:
+    "SQL per person over facts `name` in years `ys`: `items` [(aggregate, column, alias)]; one year → the row itself (persons are unique per year)."
+    one = ys[0] == ys[1]
+    sel = ", ".join(f"{c if one else f'{a}({c})'} AS {al}" for a, c, al in items)
+    h = having and (f" AND {having[1]}{having[2]}" if one else f" GROUP BY 1 HAVING {having[0]}({having[1]}){having[2]}")
+    return (f"SELECT person_id, {sel} FROM {_fx(ctx, name)} WHERE " + (f"year = {ys[0]}" if one else f"year BETWEEN {ys[0]} AND {ys[1]}")
+            + (h or ("" if one else " GROUP BY 1")))
+
 def vev_spec(cols, concept, case_type) -> list:
     "The canonical facts spec of counting visits (diagnosis `concept` in `cols`, case-type concept `case_type`)."
     return [list(cols) if concept else None, concept, case_type]
@@ -264,7 +272,7 @@ def _dx_visits(r, ctx, facts=True) -> str:
     base = f"SELECT DISTINCT person_id, hosp_id, visit_date FROM visits WHERE {_between(ctx, r, 'visit_date')} AND {pred}"
     ys, k = _fyears(ctx, r.get("window", "year")), _fcol(ctx, "pair", [r["concept"], n, r.get("same_clinic_within_days")])
     if ys and ys[0] == ys[1] and k is not None:   # the facts: the first visit closing such a pair, per calendar year
-        return f"SELECT person_id, min(pe{k}) AS index_date FROM {_fx(ctx, 'pairs_py')} WHERE year = {ys[0]} AND pe{k} IS NOT NULL GROUP BY 1"
+        return f"SELECT person_id, pe{k} AS index_date FROM {_fx(ctx, 'pairs_py')} WHERE year = {ys[0]} AND pe{k} IS NOT NULL"
     if days := r.get("same_clinic_within_days"):
         return (f"SELECT person_id, min(visit_date) AS index_date FROM (SELECT *, lag(visit_date, {n-1}) OVER "
                 f"(PARTITION BY person_id, hosp_id ORDER BY visit_date) AS prev FROM ({base})) "
@@ -336,8 +344,7 @@ def _r_dx(r, ctx):
 def _r_drug(r, ctx):
     if not ctx.has("orders"): return _NONE
     if (ys := _fyears(ctx, r.get("window", "year"))) and (k := _fcol(ctx, "drug", r["concept"])) is not None:
-        return (f"SELECT person_id, min(df{k}) AS index_date FROM {_fx(ctx, 'orders_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} "
-                f"GROUP BY 1 HAVING sum(dc{k}) >= {int(r.get('min', 1))}")
+        return _fsum(ctx, "orders_py", ys, [("min", f"df{k}", "index_date")], ("sum", f"dc{k}", f" >= {max(int(r.get('min', 1)), 1)}"))
     return (f"SELECT person_id, min(order_date) AS index_date FROM orders WHERE {_between(ctx, r, 'order_date')} "
             f"AND {in_concept('order_code', r['concept'], defs=ctx.defs)} GROUP BY 1 HAVING count(*) >= {int(r.get('min', 1))}")
 
@@ -352,8 +359,9 @@ def _latest_lab(test, ctx, r) -> str:
     key = f"__lab {test} {r.get('window', 'year')}"   # each (test, window) once per context, however many rules use it
     if key not in ctx.built and (ys := _fyears(ctx, r.get("window", "year"))) and ctx.facts["specs"].get("labs"):
         t = ctx.tmp("lab")   # the facts: per calendar year the last day and the mean that day; the window's latest year wins
-        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, arg_max(v, d) AS v, max(d) AS d FROM {_fx(ctx, 'labs_py')} "
-                f"WHERE test = '{test}' AND year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1")
+        one = ys[0] == ys[1]   # one year: each person's row of that year (unique per person, test and year)
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {'v, d' if one else 'arg_max(v, d) AS v, max(d) AS d'} FROM {_fx(ctx, 'labs_py')} "
+                f"WHERE test = '{test}' AND " + (f"year = {ys[0]}" if one else f"year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1"))
         ctx.built[key] = t
     if key not in ctx.built:
         t = ctx.tmp("lab")
@@ -372,8 +380,7 @@ def _r_lab(r, ctx):
 def _r_visits(r, ctx):
     if not ctx.has("visits"): return _NONE
     if (ys := _fyears(ctx, r.get("window", "year"))) and (k := _fcol(ctx, "vev", vev_spec((), None, r.get("concept")))) is not None:
-        return (f"SELECT person_id, min(vf{k}) AS index_date FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} "
-                f"GROUP BY 1 HAVING sum(ve{k}) >= {int(r['min'])}")
+        return _fsum(ctx, "visits_py", ys, [("min", f"vf{k}", "index_date")], ("sum", f"ve{k}", f" >= {max(int(r['min']), 1)}"))
     ct = f" AND {in_concept('case_type', r['concept'], defs=ctx.defs)}" if r.get("concept") else ""
     return (f"SELECT person_id, min(visit_date) AS index_date FROM visits WHERE {_between(ctx, r, 'visit_date')}{ct} "
             f"GROUP BY 1 HAVING count(*) >= {int(r['min'])}")

@@ -13,7 +13,7 @@ from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
                                 attribution, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
-                                load_yaml, code_lists, in_list, person_hosp, _fyears, _fcol, _fx, _fyear_period, vev_spec,
+                                load_yaml, code_lists, in_list, person_hosp, _fyears, _fcol, _fx, _fsum, _fyear_period, vev_spec,
                                 write_rows, _tiny_warehouse)
 from .warehouse import open_warehouse
 from .privacy import suppress as _suppress, hide_totals, DERIVED
@@ -85,9 +85,11 @@ def orders_facts(ctx, *extra) -> tuple:
     specs = _orders_specs(extra); wins = [window(ctx.p, w) for *_, w in specs]
     ys, js = [_fyears(ctx, w) for *_, w in specs], [_fcol(ctx, "orders", [c, l]) for c, l, _ in specs]
     if specs and all(ys) and all(j is not None for j in js):   # the facts: distinct days per spec and calendar year (days of two years never coincide)
-        cnt = ", ".join(f"coalesce(sum(CASE WHEN year BETWEEN {a} AND {b} THEN on{j} END), 0) AS n{i}" for i, ((a, b), j) in enumerate(zip(ys, js)))
-        t = ctx.tmp("orders"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cnt} FROM {_fx(ctx, 'orders_py')} "
-                                       f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} GROUP BY 1")
+        t, one = ctx.tmp("orders"), len(set(ys)) == 1 and ys[0][0] == ys[0][1]   # one year: each person's row of that year
+        cnt = ", ".join(f"coalesce(on{j}, 0) AS n{i}" if one else f"coalesce(sum(CASE WHEN year BETWEEN {a} AND {b} THEN on{j} END), 0) AS n{i}"
+                        for i, ((a, b), j) in enumerate(zip(ys, js)))
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cnt} FROM {_fx(ctx, 'orders_py')} "
+                f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)}" + ("" if one else " GROUP BY 1"))
         ctx.built["__orders"] = (t, specs)
         return ctx.built["__orders"]
     lo, hi = _d(min(a for a, _ in wins)), _d(max(b for _, b in wins))
@@ -161,7 +163,7 @@ def _value_sql(n, ctx, win, den) -> str:
              else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
         if n["table"] == "visits" and ctx.has("visits") and (ys := _fyears(ctx, w)) and \
            (j := _fcol(ctx, "vev", vev_spec(cols, n.get("concept"), n.get("case_type")))) is not None:   # the facts: counts per calendar year
-            ev = f"SELECT person_id, sum(ve{j}) AS e FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1"
+            ev = _fsum(ctx, "visits_py", ys, [("sum", f"ve{j}", "e")])
         return f"SELECT d.person_id, coalesce(e, 0)::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d LEFT JOIN ({ev}) USING (person_id)"
     if k == "lab_change":
         cur = lambda ww: _latest_lab(n["test"], ctx, {"window": ww})
@@ -216,7 +218,7 @@ def _vcae(n, ctx, win, den) -> str:
     pts = lambda tab, col: (f"(SELECT person_id, sum(points) AS s FROM {tab} WHERE {col} BETWEEN {_d(a)} AND {_d(b)} GROUP BY 1)"
                             if ctx.has(tab) else "(SELECT NULL::VARCHAR person_id, 0.0 s WHERE FALSE)")
     if ctx.has("visits") and (ys := _fyears(ctx, win)) and ctx.facts["specs"].get("points"):   # the facts: visit points per calendar year
-        vpts = f"(SELECT person_id, sum(pts) AS s FROM {_fx(ctx, 'visits_py')} WHERE year BETWEEN {ys[0]} AND {ys[1]} GROUP BY 1)"
+        vpts = f"({_fsum(ctx, 'visits_py', ys, [('sum', 'pts', 's')])})"
     else: vpts = pts('visits', 'visit_date')
     flags = ", ".join(f"(p.person_id IN (SELECT person_id FROM {_build(ctx, c)[0]}))::INT AS {k}" for k, c in n["conditions"].items())
     keys = ["sex", "age_band", *n["conditions"]]
