@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+import time
 import pandas as pd
 from .schema import DEFS, TABLES, P4P_PROGRAMS, P4P_EVENTS, PREVENTIVE, LAB_TESTS
 from .config import UserError
@@ -17,8 +18,9 @@ from .indicators import get as get_indicator, _den_table, _set_sql
 
 # %% auto #0
 __all__ = ['LABELS', 'INTERVAL_COLUMNS', 'REASONS', 'STATUS', 'CONDITIONS', 'LAB_TARGETS', 'BP_TARGETS', 'SERVICES', 'KINDS',
-           'roc', 'zh_headers', 'load_intervals', 'next_due', 'UnknownClinic', 'ClinicScope', 'clinic_scope',
-           'enrol_list', 'followup_list', 'health_list', 'member_list', 'member_lists', 'write_list']
+           'LISTS_VERSION', 'roc', 'zh_headers', 'load_intervals', 'next_due', 'UnknownClinic', 'ClinicScope',
+           'clinic_scope', 'enrol_list', 'followup_list', 'health_list', 'member_list', 'member_lists', 'lists_dir',
+           'prepare_lists', 'write_list']
 
 # %% ../nbs/14_lists.ipynb #e76a0c32
 def _to_date(d) -> date|None:
@@ -108,19 +110,21 @@ class UnknownClinic(UserError, KeyError):
 _LAZY = ("orders", "enrolment")   # big and used once: temp views, not tables
 
 def _scope_sql(clinic_id, as_of, y0, has) -> str:
-    "SQL of (person_id, member, visits_here_12m, last_visit_here) of the clinic's persons."
-    c, parts = clinic_id.replace("'", "''"), []
+    "SQL of (person_id, member, visits_here_12m, last_visit_here) of the clinic's persons; `clinic_id` None: every clinic's, keyed (clinic_id, person_id)."
+    parts = []
+    if clinic_id is None: k, key, w = "clinic_id, ", "clinic_id, ", lambda col: f"{col} IN (SELECT clinic_id FROM clinics)"
+    else: c = clinic_id.replace("'", "''"); k, key, w = "", "", lambda col: f"{col} = '{c}'"
     if has("program_members"):
-        parts.append(f"SELECT person_id, TRUE AS m, 0 AS n, NULL::DATE AS lv FROM program_members WHERE clinic_id = '{c}' "
+        parts.append(f"SELECT {k}person_id, TRUE AS m, 0 AS n, NULL::DATE AS lv FROM program_members WHERE {w('clinic_id')} "
                      f"AND plan_year = {as_of.year} AND start_date <= {_d(as_of)} AND (end_date IS NULL OR end_date >= {_d(y0)})")
     if has("visits"):
-        parts.append(f"SELECT person_id, FALSE, 1, visit_date FROM visits WHERE hosp_id = '{c}' "
+        parts.append(f"SELECT {'hosp_id, ' if k else ''}person_id, FALSE, 1, visit_date FROM visits WHERE {w('hosp_id')} "
                      f"AND visit_date BETWEEN {_d(as_of - timedelta(days=364))} AND {_d(as_of)}")
     if has("p4p_enrolments"):
-        parts.append(f"SELECT person_id, FALSE, 0, NULL FROM p4p_enrolments WHERE clinic_id = '{c}' AND event_date <= {_d(as_of)}")
-    u = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR person_id, FALSE m, 0 n, NULL::DATE lv WHERE FALSE"
-    return (f"SELECT person_id, bool_or(m) AS member, sum(n)::INT AS visits_here_12m, max(lv) AS last_visit_here "
-            f"FROM ({u}) WHERE person_id IS NOT NULL GROUP BY 1")
+        parts.append(f"SELECT {k}person_id, FALSE, 0, NULL FROM p4p_enrolments WHERE {w('clinic_id')} AND event_date <= {_d(as_of)}")
+    u = " UNION ALL ".join(parts) or f"SELECT {'NULL::VARCHAR clinic_id, ' if k else ''}NULL::VARCHAR person_id, FALSE m, 0 n, NULL::DATE lv WHERE FALSE"
+    return (f"SELECT {key}person_id, bool_or(m) AS member, sum(n)::INT AS visits_here_12m, max(lv) AS last_visit_here "
+            f"FROM ({u}) WHERE person_id IS NOT NULL GROUP BY ALL")
 
 # %% ../nbs/14_lists.ipynb #737dbb12
 @dataclass
@@ -132,6 +136,7 @@ class ClinicScope:
     con: object = None
     tables: list = None
     path: Path = None
+    prepared: bool = False   # the tables are a prepared slice's (`prepare_lists`): cohort results read, not built
     def has(self, name): return name in self.tables
     def sql(self, q) -> pd.DataFrame: return self.con.execute(q).df()
     def close(self): self.con.close()
@@ -202,12 +207,20 @@ def _persons_cols(sc) -> str:
     return (f"SELECT s.*, p.sex, p.birth_year, {sc.as_of.year} - p.birth_year AS age FROM _scope s "
             f"LEFT JOIN persons p USING (person_id)")
 
+def _eligible_sql(ctx) -> str:
+    "SQL of (person_id, program): eligible for a P4P program and not enrolled in it."
+    return " UNION ALL ".join(f"SELECT person_id, '{p}' AS program FROM {_build(ctx, f'p4p_{p}_eligible')[0]} WHERE person_id NOT IN "
+                              f"(SELECT person_id FROM {_build(ctx, f'p4p_{p}_enrolled')[0]})" for p in P4P_PROGRAMS)
+
+def _enrolled_sql(ctx) -> str:
+    "SQL of (person_id, program): enrolled in a P4P program."
+    return " UNION ALL ".join(f"SELECT person_id, '{p}' AS program FROM {_build(ctx, f'p4p_{p}_enrolled')[0]}" for p in P4P_PROGRAMS)
+
 def enrol_list(sc, ctx) -> pd.DataFrame:
     "P4P收案管理列表: the clinic's patients eligible for a P4P program but not enrolled, with the reason."
     last = (f"SELECT person_id, program, max(event_date) AS last_p4p_date FROM p4p_enrolments WHERE event_date <= {_d(sc.as_of)} "
             f"GROUP BY 1, 2") if sc.has("p4p_enrolments") else "SELECT NULL::VARCHAR person_id, NULL::VARCHAR program, NULL::DATE last_p4p_date WHERE FALSE"
-    elig = " UNION ALL ".join(f"SELECT person_id, '{p}' AS program FROM {_build(ctx, f'p4p_{p}_eligible')[0]} WHERE person_id NOT IN "
-                              f"(SELECT person_id FROM {_build(ctx, f'p4p_{p}_enrolled')[0]})" for p in P4P_PROGRAMS)
+    elig = "SELECT person_id, program FROM _sets WHERE kind = 'eligible'" if sc.prepared else _eligible_sql(ctx)
     df = sc.sql(f"SELECT s.person_id, s.sex, s.birth_year, s.age, s.member, x.program, l.last_p4p_date, s.visits_here_12m, "
                 f"s.last_visit_here FROM ({elig}) x JOIN ({_persons_cols(sc)}) s USING (person_id) LEFT JOIN ({last}) l USING (person_id, program) "
                 f"WHERE s.member OR s.visits_here_12m > 0 ORDER BY x.program, s.person_id")
@@ -238,7 +251,7 @@ def followup_list(sc, ctx, intervals=None) -> pd.DataFrame:
     cols = ["person_id", "program", "status", "enrol_date", "last_followup", "last_event", "followups_12m",
             "next_event", "next_earliest", "next_due", "overdue", "days_overdue"]
     if not sc.has("p4p_enrolments"): return pd.DataFrame(columns=cols)
-    enrolled = " UNION ALL ".join(f"SELECT person_id, '{p}' AS program FROM {_build(ctx, f'p4p_{p}_enrolled')[0]}" for p in P4P_PROGRAMS)
+    enrolled = "SELECT person_id, program FROM _sets WHERE kind = 'enrolled'" if sc.prepared else _enrolled_sql(ctx)
     ev = sc.sql(f"SELECT e.person_id, e.program, e.event, e.event_date, e.clinic_id FROM p4p_enrolments e JOIN ({enrolled}) USING (person_id, program) "
                 f"WHERE e.event_date <= {_d(sc.as_of)} ORDER BY 1, 2, 4, e.event = 'enrol' DESC")
     mine = ev.groupby(["person_id", "program"]).clinic_id.last().loc[lambda s: s == sc.clinic_id].index
@@ -266,13 +279,14 @@ SERVICES = {"adult_check": ("adult_check", "preventive"), "pap": ("pap", "preven
 def _flag_sql(col, op, v) -> str: return f"CASE WHEN {col} IS NULL THEN NULL ELSE {col} {op} {v} END"
 
 def _labs_sql(sc) -> str:
-    "SQL of the latest value and date of each lab test (and its flag) per person up to `as_of`."
+    "SQL of the latest value (several that day: their mean) and date of each lab test per person up to `as_of`."
     tests = [*LAB_TARGETS, "sbp", "dbp"]
     if not sc.has("labs"): return "SELECT person_id FROM _scope"
-    cols = ", ".join(f"arg_max(value, test_date) FILTER (WHERE test = '{t}') AS {t}, max(test_date) FILTER (WHERE test = '{t}') AS {t}_date"
+    cols = ", ".join(f"avg(value) FILTER (WHERE test = '{t}' AND test_date = dv) AS {t}, max(test_date) FILTER (WHERE test = '{t}') AS {t}_date"
                      for t in tests)
-    return (f"SELECT person_id, {cols} FROM labs WHERE test IN ({', '.join(repr(t) for t in tests)}) "
-            f"AND test_date <= {_d(sc.as_of)} GROUP BY 1")
+    return (f"SELECT person_id, {cols} FROM (SELECT person_id, test, test_date, value, max(test_date) FILTER (WHERE value IS NOT NULL) "
+            f"OVER (PARTITION BY person_id, test) AS dv FROM labs WHERE test IN ({', '.join(repr(t) for t in tests)}) "
+            f"AND test_date <= {_d(sc.as_of)}) GROUP BY 1")
 
 def _service_cols(sc, ctx) -> str:
     "SQL select items: last date (from the joined `x`), eligible and due flag of each preventive service."
@@ -305,21 +319,29 @@ def _use_sql(sc, ctx) -> str:
     return (f"SELECT person_id, sum(nv)::INT AS visits_12m, sum(ne)::INT AS ed_visits_12m, sum(na)::INT AS admissions_12m "
             f"FROM ({v} UNION ALL {a}) GROUP BY 1")
 
+def _cond_sql(ctx) -> str:
+    "SQL select items: the condition flags of `m.person_id`."
+    return ", ".join(f"m.person_id IN (SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL) AS {k}" for k, r in CONDITIONS.items())
+
 def health_list(sc, ctx) -> pd.DataFrame:
     "個案健康管理列表: one row per member of the clinic with conditions, latest labs and flags, preventive services due, utilisation."
-    conds = ", ".join(f"m.person_id IN (SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL) AS {k}" for k, r in CONDITIONS.items())
+    conds = ", ".join(f"u.{k}" for k in CONDITIONS) if sc.prepared else _cond_sql(ctx)
     flags = ", ".join(f"{_flag_sql('l.' + t, op, v)} AS {t}_high" for t, (op, v) in LAB_TARGETS.items())
     (s1, d1), (s2, d2) = BP_TARGETS["under_65"], BP_TARGETS["65_plus"]
     bp = (f"CASE WHEN l.sbp IS NULL AND l.dbp IS NULL THEN NULL WHEN m.age >= 65 THEN coalesce(l.sbp >= {s2}, FALSE) OR coalesce(l.dbp >= {d2}, FALSE) "
           f"ELSE coalesce(l.sbp >= {s1}, FALSE) OR coalesce(l.dbp >= {d1}, FALSE) END AS bp_high")
+    if sc.prepared:   # the prepared slice's per-member conditions, services and use (made by the code below on the whole warehouse)
+        svc, facts = ", ".join(f"u.{s}_last, u.{s}_eligible, u.{s}_due" for s in SERVICES), "_health u"
+    else:
+        svc, facts = _service_cols(sc, ctx), f"({_last_sql(sc)}) x USING (person_id) LEFT JOIN ({_use_sql(sc, ctx)}) u"
     roster = (f"(SELECT person_id, arg_max(case_source, start_date) AS case_source, min(start_date) AS start_date FROM program_members "
               f"WHERE clinic_id = '{sc.clinic_id}' AND plan_year = {sc.as_of.year} GROUP BY 1)") if sc.has("program_members") else \
              "(SELECT NULL::VARCHAR person_id, NULL::VARCHAR case_source, NULL::DATE start_date WHERE FALSE)"
     return sc.sql(f"""SELECT m.person_id, m.sex, m.birth_year, m.age, r.case_source, r.start_date, {conds},
-        l.* EXCLUDE (person_id), {flags}, {bp}, {_service_cols(sc, ctx)}, coalesce(u.visits_12m, 0) AS visits_12m,
+        l.* EXCLUDE (person_id), {flags}, {bp}, {svc}, coalesce(u.visits_12m, 0) AS visits_12m,
         coalesce(u.ed_visits_12m, 0) AS ed_visits_12m, coalesce(u.admissions_12m, 0) AS admissions_12m
         FROM ({_persons_cols(sc)}) m LEFT JOIN {roster} r USING (person_id) LEFT JOIN ({_labs_sql(sc)}) l USING (person_id)
-        LEFT JOIN ({_last_sql(sc)}) x USING (person_id) LEFT JOIN ({_use_sql(sc, ctx)}) u USING (person_id)
+        LEFT JOIN {facts} USING (person_id)
         WHERE m.member ORDER BY m.person_id""")
 
 # %% ../nbs/14_lists.ipynb #8158e4a0
@@ -358,11 +380,124 @@ def member_lists(wh, clinic_id:str, kinds=tuple(KINDS), as_of="2024-12-31", zh:b
     d, own = _as_of(as_of), not isinstance(wh, Warehouse)
     wh = Warehouse(wh) if own else wh   # DuckDB only: the lists run on one clinic's slice
     try:
-        with clinic_scope(wh, str(clinic_id), d) as sc, Context(sc, Period(f"as of {d}", date(d.year, 1, 1), d), defs) as ctx:
-            out = {k: _with_roc(KINDS[k][1](sc, ctx)) for k in kinds}
+        if prep := _prepared(wh, d, defs):   # `prepare_lists` was run for this data, definitions and date: read its rows
+            with _prepared_scope(wh, str(clinic_id), d, prep) as sc: out = {k: _with_roc(KINDS[k][1](sc, None)) for k in kinds}
+        else:
+            with clinic_scope(wh, str(clinic_id), d) as sc, Context(sc, Period(f"as of {d}", date(d.year, 1, 1), d), defs) as ctx:
+                out = {k: _with_roc(KINDS[k][1](sc, ctx)) for k in kinds}
     finally:
         if own: wh.close()
     return {k: zh_headers(df) if zh else df for k, df in out.items()}
+
+# %% ../nbs/14_lists.ipynb #a73b180b
+LISTS_VERSION = 1   # bump when the prepared slice changes shape or meaning
+
+def _lists_key(wh, as_of, defs=None) -> str:
+    "sha256 (16 hex) of what a prepared slice is made from: data, definitions (files and registries), list constants, version, `as_of`."
+    import hashlib, json
+    from famdoc_lab.cohorts import COHORTS, defs_hash
+    from famdoc_lab.indicators import INDICATORS
+    from famdoc_lab.warehouse import fingerprint
+    regs = json.dumps([list(COHORTS), [INDICATORS.get(i) for i, _ in SERVICES.values()], CONDITIONS, LAB_TARGETS, SERVICES],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(f"{fingerprint(wh)}|{defs_hash(defs)}|{regs}|{LISTS_VERSION}|{_as_of(as_of)}".encode()).hexdigest()[:16]
+
+def lists_dir(wh, as_of="2024-12-31", defs=None) -> Path:
+    "The folder of warehouse `wh`'s prepared list slice for `as_of` and its current data and definitions (may not exist yet)."
+    return Path(getattr(wh, "path", wh))/"derived"/"lists"/_lists_key(wh, as_of, defs)
+
+def _prepared(wh, as_of, defs=None) -> Path|None:
+    "The prepared slice folder of `wh` at `as_of` when it exists for the current data and definitions; else None."
+    d = lists_dir(wh, as_of, defs)
+    return d if (d/"manifest.json").exists() else None
+
+# %% ../nbs/14_lists.ipynb #f4f5d97c
+_LAB_TESTS = [*LAB_TARGETS, "sbp", "dbp"]   # the tests of `_labs_sql`
+
+def _src(wh, t) -> str:
+    "Table `t` of `wh` read with its file name and row number (the warehouse's row order)."
+    return f"read_parquet('{(wh.path/t).as_posix()}/*.parquet', filename=true, file_row_number=true)"
+
+def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
+                  as_of="2024-12-31",  # the lists' date
+                  defs=None,           # a definitions folder for the value sets (default: the package's)
+                  force:bool=False,    # rebuild even if the slice exists
+                  row_group:int=16384, # Parquet row-group rows: a clinic reads about its own rows plus one group per file
+                 ) -> Path:
+    "Build (once) the prepared per-clinic slice of `wh` at `as_of` that `member_lists` reads; its folder."
+    import json, shutil, uuid
+    d, own = _as_of(as_of), not isinstance(wh, Warehouse)
+    wh = Warehouse(wh) if own else wh
+    try:
+        out = lists_dir(wh, d, defs)
+        if (out/"manifest.json").exists() and not force: return out
+        tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"); tmp.mkdir(parents=True)
+        t0, y0, rows = time.perf_counter(), date(d.year, 1, 1), {}
+        order = wh.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        wh.con.execute("SET preserve_insertion_order = false")   # national temp tables: less memory; file order is explicit below
+        try:
+            with Context(wh, Period(f"as of {d}", y0, d), defs) as ctx:
+                nat = ClinicScope(wh, None, d, wh.con, list(wh.tables))   # the whole warehouse in the role of a scope
+                S, P, M, X, H = (ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health"))
+                ctx.run(f"CREATE TEMP TABLE {S} AS {_scope_sql(None, d, y0, wh.has)}")
+                ctx.run(f"CREATE TEMP TABLE {P} AS SELECT DISTINCT person_id FROM {S}")
+                ctx.run(f"CREATE TEMP TABLE {M} AS SELECT DISTINCT person_id FROM {S} WHERE member")
+                ctx.run(f"CREATE TEMP TABLE {X} AS SELECT * FROM (SELECT person_id, program, 'eligible' AS kind FROM ({_eligible_sql(ctx)}) "
+                        f"UNION ALL SELECT person_id, program, 'enrolled' FROM ({_enrolled_sql(ctx)})) WHERE person_id IN (SELECT person_id FROM {P})")
+                ctx.run(f"CREATE TEMP TABLE {H} AS SELECT m.person_id, {_cond_sql(ctx)}, {_service_cols(nat, ctx)}, u.visits_12m, "
+                        f"u.ed_visits_12m, u.admissions_12m FROM {M} m LEFT JOIN ({_last_sql(nat)}) x USING (person_id) "
+                        f"LEFT JOIN ({_use_sql(nat, ctx)}) u USING (person_id)")
+                SM = f"(SELECT clinic_id, person_id FROM {S} WHERE member)"
+                q = {"scope": f"SELECT clinic_id AS _clinic, person_id, member, visits_here_12m, last_visit_here FROM {S} ORDER BY 1, 2",
+                     "sets": f"SELECT s.clinic_id AS _clinic, x.* FROM {X} x JOIN {S} s USING (person_id) ORDER BY 1, 2, 3, 4",
+                     "health": f"SELECT s.clinic_id AS _clinic, h.* FROM {H} h JOIN {SM} s USING (person_id) ORDER BY 1, 2"}
+                if wh.has("persons"):
+                    q["persons"] = (f"SELECT s.clinic_id AS _clinic, p.person_id, p.sex, p.birth_year FROM {_src(wh, 'persons')} p "
+                                    f"JOIN {S} s USING (person_id) ORDER BY 1, p.filename, p.file_row_number")
+                if wh.has("p4p_enrolments"):
+                    q["p4p_enrolments"] = (f"SELECT s.clinic_id AS _clinic, e.person_id, e.clinic_id, e.program, e.event, e.event_date "
+                        f"FROM {_src(wh, 'p4p_enrolments')} e JOIN (SELECT DISTINCT person_id, program FROM {X}) USING (person_id, program) "
+                        f"JOIN {S} s USING (person_id) WHERE e.event_date <= {_d(d)} ORDER BY 1, e.filename, e.file_row_number")
+                if wh.has("program_members"):
+                    q["program_members"] = (f"SELECT clinic_id AS _clinic, person_id, clinic_id, plan_year, start_date, end_date, case_source, "
+                        f"disease_pattern FROM {_src(wh, 'program_members')} WHERE plan_year = {d.year} ORDER BY 1, filename, file_row_number")
+                if wh.has("labs"):   # the latest day's results (and the latest day with a value) of each test
+                    q["labs"] = (f"SELECT s.clinic_id AS _clinic, l.person_id, l.test_date, l.test, l.value FROM (SELECT *, "
+                        f"max(test_date) OVER w AS d1, max(test_date) FILTER (WHERE value IS NOT NULL) OVER w AS d2 FROM {_src(wh, 'labs')} "
+                        f"WHERE test IN ({', '.join(map(repr, _LAB_TESTS))}) AND test_date <= {_d(d)} AND person_id IN (SELECT person_id FROM {M}) "
+                        f"WINDOW w AS (PARTITION BY person_id, test)) l JOIN {SM} s USING (person_id) "
+                        f"WHERE l.test_date = l.d1 OR l.test_date = l.d2 ORDER BY 1, l.filename, l.file_row_number")
+                for name, sql in q.items():
+                    f = tmp/f"{name}.parquet"
+                    ctx.run(f"COPY ({sql}) TO '{f.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group)})")
+                    rows[name] = int(ctx.run(f"SELECT count(*) FROM read_parquet('{f.as_posix()}')").fetchall()[0][0])
+            man = dict(as_of=d.isoformat(), version=LISTS_VERSION, tables=list(wh.tables), rows=rows,
+                       bytes=sum(f.stat().st_size for f in tmp.glob("*.parquet")), build_s=round(time.perf_counter() - t0, 1))
+            (tmp/"manifest.json").write_text(json.dumps(man, indent=1))
+            if out.exists(): shutil.rmtree(out)
+            tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
+        finally:
+            wh.con.execute(f"SET preserve_insertion_order = {order}")
+        return out
+    finally:
+        if own: wh.close()
+
+# %% ../nbs/14_lists.ipynb #ef893ad2
+_PREPARED = {"scope": "_scope", "persons": "persons", "sets": "_sets", "health": "_health", "p4p_enrolments": "p4p_enrolments",
+             "program_members": "program_members", "labs": "labs"}
+
+def _prepared_scope(wh, clinic_id, as_of, folder) -> ClinicScope:
+    "A `ClinicScope` of `clinic_id` read from the prepared slice in `folder` (`UnknownClinic` if the warehouse has no such clinic)."
+    known = wh.has("clinics") and wh.con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchall()[0][0]
+    if not known: raise UnknownClinic(f"unknown clinic '{clinic_id}' (not in the clinics table of {wh.path})")
+    con = wh.con.cursor()
+    for f, t in _PREPARED.items():
+        if (folder/f"{f}.parquet").exists():
+            con.execute(f"CREATE TEMP TABLE {t} AS SELECT * EXCLUDE (_clinic) FROM read_parquet('{(folder/f'{f}.parquet').as_posix()}') "
+                        f"WHERE _clinic = ?", [clinic_id])
+    return ClinicScope(wh, clinic_id, as_of, con, list(wh.tables), wh.path, prepared=True)
 
 # %% ../nbs/14_lists.ipynb #5a795436
 def write_list(df, path, kind=None) -> Path:

@@ -120,3 +120,46 @@ def test_health_list_is_the_roster_with_latest_labs(demo):
     for s in ("adult_check", "pap", "fit", "mammo", "flu", "hbv_hcv"):
         assert not (h[f"{s}_due"] & ~h[f"{s}_eligible"]).any()
     assert (h[["visits_12m", "ed_visits_12m", "admissions_12m"]] >= 0).all().all()
+
+
+# --- the prepared per-clinic slice gives the same lists as the raw tables --------------------------
+
+def _same_lists(wh, clinics, dates):
+    "Lists of `clinics` at `dates` from the raw tables, then from the prepared slice: identical."
+    from famdoc_lab.lists import member_lists, prepare_lists, _prepared
+    for d in dates:
+        assert _prepared(wh, d) is None
+        raw = {c: member_lists(wh, c, as_of=d) for c in clinics}
+        folder = prepare_lists(wh, d)
+        assert _prepared(wh, d) == folder and prepare_lists(wh, d) == folder          # built once
+        for c in clinics:
+            got = member_lists(wh, c, as_of=d)
+            for k in raw[c]: pd.testing.assert_frame_equal(raw[c][k], got[k], obj=f"{c} {k} {d}")
+    return folder
+
+
+def test_prepared_slice_same_lists_hand(tmp_path):
+    from famdoc_lab.cohorts import write_rows
+    w = _tiny_lists_warehouse(tmp_path / "wh")
+    write_rows(w, "clinics", [dict(clinic_id=c, group_id="g1", region_id=1) for c in ("c1", "c2", "c3")])   # c3: nobody
+    with Warehouse(w) as wh:
+        folder = _same_lists(wh, ["c1", "c2", "c3"], [AS_OF, date(2024, 8, 15), date(2024, 3, 31)])
+        with pytest.raises(UnknownClinic): member_list(wh, "zz", "enrol", AS_OF)
+    assert folder.parent.parent == w / "derived"
+
+
+def test_prepared_slice_same_lists_demo(tiny_demo, tmp_path):
+    import shutil
+    w = shutil.copytree(tiny_demo / "wh", tmp_path / "wh")
+    with Warehouse(w) as wh:
+        n = wh.sql("SELECT clinic_id, count(*) AS n FROM program_members WHERE plan_year = 2024 GROUP BY 1 ORDER BY 2 DESC, 1")
+        visitor_only = wh.sql("SELECT DISTINCT hosp_id FROM visits WHERE hosp_id IN (SELECT clinic_id FROM clinics) AND hosp_id NOT IN "
+                              "(SELECT clinic_id FROM program_members) LIMIT 1").hosp_id.tolist()
+        clinics = [*n.clinic_id[:3], n.clinic_id.iloc[-1], *visitor_only]
+        _same_lists(wh, clinics, [AS_OF, date(2024, 6, 30)])
+        # new data: a new key, so the lists fall back to the raw tables until prepared again
+        from famdoc_lab.lists import _prepared
+        from famdoc_lab.warehouse import write_table
+        write_table(w, "deaths", wh.table("deaths"))
+        wh.refresh()
+        assert _prepared(wh, AS_OF) is None and len(member_list(wh, clinics[0], "health", AS_OF))
