@@ -13,13 +13,13 @@ from .config import get_settings, UserError
 from .schema import REGIONS, DEFS
 
 # %% auto #0
-__all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'INDICATOR_DEFS', 'CACHE_VERSION',
-           'FIG_VERSION', 'MARGINS', 'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'fingerprint', 'cache_key',
-           'cache_root', 'default_grains', 'units_table', 'registry_table', 'prepare_dashboard', 'DashData', 'tag',
-           'html_table', 'download_links', 'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display',
-           'ListView', 'SurveyView', 'ImpactView', 'App', 'ready_dashboard', 'notebook_path', 'voila_command',
-           'wait_port', 'free_port', 'serve', 'url_of', 'cli', 'page_ready', 'start_background', 'demo_stage',
-           'launch_chromium', 'wait_status', 'select_option', 'bench_dashboard']
+__all__ = ['MODES', 'FAMILY_TABS', 'LIST_TABS', 'LEVEL_ZH', 'LEVELS', 'GRAINS', 'ALL', 'CACHE_VERSION', 'FIG_VERSION', 'MARGINS',
+           'DESIGN_ZH', 'CHROMIUM', 'CHROMIUM_ARGS', 'period_zh', 'cache_key', 'cache_root', 'default_grains',
+           'units_table', 'registry_table', 'prepare_dashboard', 'DashData', 'tag', 'html_table', 'download_links',
+           'read_link', 'Table', 'png', 'family_frame', 'FamilyView', 'list_display', 'ListView', 'SurveyView',
+           'ImpactView', 'App', 'ready_dashboard', 'notebook_path', 'voila_command', 'wait_port', 'free_port', 'serve',
+           'url_of', 'cli', 'page_ready', 'start_background', 'demo_stage', 'launch_chromium', 'wait_status',
+           'select_option', 'bench_dashboard']
 
 # %% ../nbs/50_dashboard.ipynb #b983b519
 MODES = ("stakeholder", "clinic")
@@ -38,23 +38,8 @@ def period_zh(p) -> str:
     return f"{p}年"
 
 # %% ../nbs/50_dashboard.ipynb #fce198d1
-def fingerprint(wh) -> str:
-    "sha256 (16 hex) of the data files of warehouse `wh` (relative path, size, mtime), `derived/` left out."
-    root, h = Path(wh), hashlib.sha256()
-    for f in sorted(root.rglob("*")):
-        rel = f.relative_to(root).as_posix()
-        if f.is_file() and not rel.startswith("derived/") and f.suffix not in (".duckdb", ".wal") and not f.name.startswith("."):
-            st = f.stat(); h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-INDICATOR_DEFS = ("indicators.yaml", "cohorts.yaml", "valuesets.csv", "drugs.csv", "p4p_codes.csv")
-
-def _defs_hash() -> str:
-    "sha256 (16 hex) of the definition files the indicators are computed from (`INDICATOR_DEFS`)."
-    h = hashlib.sha256()
-    for n in INDICATOR_DEFS:
-        if (DEFS/n).exists(): h.update(n.encode() + (DEFS/n).read_bytes())
-    return h.hexdigest()[:16]
+from .warehouse import fingerprint               # the data files; derived/ (this cache, the facts) left out
+from .cohorts import defs_hash as _defs_hash, INDICATOR_DEFS
 
 CACHE_VERSION = 2   # 2: the registry table stored beside the numbers
 

@@ -12,11 +12,13 @@ import multiprocessing as mp
 import numpy as np, pandas as pd, yaml
 from .config import get_settings, UserError
 from .schema import REGIONS
+from .warehouse import fingerprint
+from .cohorts import defs_hash
 from .indicators import Z95, Z998, get as get_indicator, INDICATORS
 
 # %% auto #0
-__all__ = ['PARAM_KEYS', 'TREND_IDS', 'SHARED', 'REASON_ZH', 'FAMILY_ZH', 'FINDINGS', 'REPORT_TARGETS', 'templates_dir',
-           'template', 'resolve_period', 'load_params', 'warehouse_fingerprint', 'file_hash', 'key_of', 'atomic_path',
+__all__ = ['PARAM_KEYS', 'warehouse_fingerprint', 'TREND_IDS', 'SHARED', 'REASON_ZH', 'FAMILY_ZH', 'FINDINGS', 'REPORT_TARGETS',
+           'templates_dir', 'template', 'resolve_period', 'load_params', 'file_hash', 'key_of', 'atomic_path',
            'write_json', 'data_quality', 'quality_table', 'trend_periods', 'shared_inputs', 'platform_tables',
            'load_shared', 'family_table', 'stands_out', 'clinic_matrix', 'fmt_table', 'to_html', 'run_one', 'executor',
            'run_reports', 'famdoc_lab_version', 'cli', 'summary_line', 'demo_stage', 'bench_reports']
@@ -61,14 +63,7 @@ def load_params(path) -> dict:
     return d
 
 # %% ../nbs/30_runner.ipynb #0ded1f78
-def warehouse_fingerprint(wh) -> str:
-    "sha256 over the warehouse's data files (relative path, size, mtime) and its ingest summary."
-    root, h = Path(wh), hashlib.sha256()
-    for f in sorted(root.rglob("*")):
-        if f.is_file() and f.suffix not in (".duckdb", ".wal") and not f.name.startswith("."):
-            st = f.stat(); h.update(f"{f.relative_to(root).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    if (root/"ingest_summary.csv").exists(): h.update((root/"ingest_summary.csv").read_bytes())
-    return h.hexdigest()[:16]
+warehouse_fingerprint = fingerprint   # the data files (path, size, mtime); caches under derived/ (facts, dashboard) left out
 
 def file_hash(*paths) -> str:
     "sha256 (16 hex) of the bytes of `paths`."
@@ -151,7 +146,7 @@ def shared_inputs(wh, period, out, threshold=3, trend_ids=None, progress=False) 
     from famdoc_lab.warehouse import Warehouse
     from famdoc_lab.indicators import compute_indicators
     out, trend_ids = Path(out), list(trend_ids or TREND_IDS)
-    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": _defs_hash(), "v": 4})
+    key = key_of({"wh": warehouse_fingerprint(wh), "period": period, "threshold": threshold, "trend": trend_ids, "defs": defs_hash(), "v": 5})
     meta = out/"meta.json"
     if meta.exists() and json.loads(meta.read_text()).get("key") == key and all((out/f"{n}.parquet").exists() for n in SHARED):
         return {**json.loads(meta.read_text()), "dir": str(out.resolve())}   # the folder may have been moved or copied
@@ -195,11 +190,6 @@ def platform_tables(w, period, threshold=3) -> tuple:
     except (ImportError, UserError, KeyError) as e:
         out["incentive"] = pd.DataFrame({"clinic_id": pd.Series(dtype=str)}); notes["incentive"] = _first_line(e)
     return out, notes
-
-def _defs_hash() -> str:
-    "Hash of the indicator and cohort definition files."
-    from famdoc_lab.schema import DEFS
-    return file_hash(*sorted(DEFS.glob("*.yaml")))
 
 def load_shared(d) -> dict:
     "The shared tables of a run folder `d` (`group`, `clinic`, `trend`, `quality`, `ingest`) as DataFrames."
