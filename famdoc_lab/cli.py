@@ -27,9 +27,14 @@ def _facts(a):
     import json
     from famdoc_lab.facts import build_facts
     from famdoc_lab.warehouse import open_warehouse
-    with open_warehouse(get_settings(warehouse=a.warehouse).warehouse) as wh: f = build_facts(wh, force=a.force, progress=not a.quiet)
-    m = json.loads((f/"manifest.json").read_text())
-    print(f"person-year facts in {f}: {sum(m['rows'].values()):,} rows, years {m['specs']['attr']}, built {m['built_at']} in {m['seconds']} s")
+    with open_warehouse(get_settings(warehouse=a.warehouse).warehouse) as wh:
+        if a.memory_limit: wh.limit_memory(a.memory_limit)
+        f = build_facts(wh, force=a.force, progress=not a.quiet)
+        m = json.loads((f/"manifest.json").read_text())
+        print(f"person-year facts in {f}: {sum(m['rows'].values()):,} rows, years {m['specs']['attr']}, built {m['built_at']} in {m['seconds']} s")
+        for d in a.lists_as_of or []:
+            from famdoc_lab.lists import prepare_lists
+            print(f"member-list slice as of {d} in {_user(lambda: prepare_lists(wh, d, force=a.force), ValueError)}")
 
 def _bench(a):
     from famdoc_lab.bench import bench
@@ -109,6 +114,8 @@ def _parser():
     s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_ingest)
     s = sub.add_parser("facts", help="(re)build the person-year facts the indicators read (ingest builds them; after editing definitions)")
     s.add_argument("--warehouse", default=None); s.add_argument("--force", action="store_true", help="rebuild even if current")
+    s.add_argument("--lists-as-of", nargs="*", metavar="DATE", help="also prepare the per-clinic member-list slice for these list dates")
+    s.add_argument("--memory-limit", default=None, help="DuckDB memory limit for the build (default: settings; ~10GB for the list slice at national scale)")
     s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_facts)
     s = sub.add_parser("indicators", help="evaluation indicators per clinic, group, region or nation (suppressed unless --unsuppressed)")
     s.add_argument("--warehouse", default=None); s.add_argument("--level", choices=["clinic", "group", "region", "nation"], default="clinic")

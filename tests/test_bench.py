@@ -43,7 +43,8 @@ def test_bench_cli_writes_records(tmp_path):
 
 def test_bench_lists_record(wh, tmp_path):
     from famdoc_lab.bench import bench_lists, biggest_clinic
-    rec = bench_lists(wh, 0.001, out=tmp_path, repeats=1)[0]
+    prep, rec = bench_lists(wh, 0.001, out=tmp_path, repeats=1)
+    assert prep["stage"] == "lists_prepare" and prep["wall_s_median"] > 0 and (tmp_path / "lists_prepare_0.001.json").exists()
     assert rec["stage"] == "lists" and rec["clinic_id"] == biggest_clinic(wh)
     assert rec["wall_s_median"] > 0 and rec["list_rows"]["health"] > 0
     assert (tmp_path / "lists_0.001.json").exists()
