@@ -124,7 +124,7 @@ def build_facts(wh, defs=None, force=False, progress=False) -> Path:
         def copy(name, fn, ys, table=None, col=None):
             t = time.perf_counter(); (tmp/name).mkdir()
             for y in ys:   # big years in parts by person (hash), each grouped pass within the memory limit
-                n = -(-cnt(table, col, y) // PART_ROWS) if table else 1
+                n = max(1, -(-cnt(table, col, y) // PART_ROWS)) if table else 1   # ≥ 1: a year of labs without orders still counts
                 for k in range(n): wh.con.execute(f"COPY ({fn((y, k, n))}) TO '{(tmp/name/f'{y}-{k}').as_posix()}.parquet' (FORMAT parquet)")
             rows[name] = int(wh.con.execute(f"SELECT count(*) FROM read_parquet('{(tmp/name).as_posix()}/*.parquet')").fetchall()[0][0]) if ys else 0
             secs[name] = round(time.perf_counter() - t, 2)
