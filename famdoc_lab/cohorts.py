@@ -197,13 +197,20 @@ class Context:
     "One build session: warehouse, period, definitions folder, the person-year facts (if built and `facts`) and the temp tables made so far."
     def __init__(self, wh, period, defs=None, facts=True):
         self.wh, self.p, self.defs, self.tag = wh, parse_period(period), defs, uuid.uuid4().hex[:8]
-        self.built, self.building, self.tables = {}, set(), []
+        self.built, self.building, self.tables, self.made = {}, set(), [], 0
         self.facts = open_facts(wh, defs) if facts else None
     def tmp(self, name) -> str:
-        t = f"_{re.sub(r'[^0-9a-z_]', '_', name.lower())}_{self.tag}_{len(self.tables)}"; self.tables.append(t); return t
+        self.made += 1   # a counter, not len(tables): tables may be dropped early
+        t = f"_{re.sub(r'[^0-9a-z_]', '_', name.lower())}_{self.tag}_{self.made}"; self.tables.append(t); return t
     def has(self, *tables) -> bool: return all(self.wh.has(t) for t in tables)
     def run(self, sql): return self.wh.con.execute(sql)
     def n(self, table) -> int: return int(self.run(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    def drop(self, t):
+        "Drop temp table `t` of this context now (its memory back to the engine)."
+        self.run(f"DROP TABLE IF EXISTS {t}"); self.tables.remove(t)
+    def forget(self, key):
+        "Drop the temp table built under `key` (if any): a later request builds it again."
+        if (t := self.built.pop(key, None)) is not None: self.drop(t if isinstance(t, str) else t[0])
     def close(self):
         for t in self.tables: self.run(f"DROP TABLE IF EXISTS {t}")
         self.tables, self.built = [], {}
@@ -436,6 +443,7 @@ def _build(ctx, cid) -> tuple:
         ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
                 f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
         n1 = ctx.n(t); rows.append((_label(r), n0, n0 - n1, n1))
+        ctx.drop(prev)   # the step before is never read again: at national scale each step is a person-wide table
     ctx.building.discard(cid)
     ctx.built[cid] = (t, pd.DataFrame(rows, columns=["rule", "n_before", "n_removed", "n_after"]))
     return ctx.built[cid]

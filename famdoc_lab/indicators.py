@@ -240,12 +240,12 @@ def _vcae(n, ctx, win, den) -> str:
         note = f"VC-AE not computed for {ctx.p.label}: the model cannot be fitted ({e})"
         warnings.warn(note); ctx.notes = [*getattr(ctx, "notes", []), note]
         ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, CAST('NaN' AS DOUBLE) AS num, 1.0 AS den, CAST('NaN' AS DOUBLE) AS sq FROM {den}")
-        return f"SELECT * FROM {t}"
+        ctx.drop(vc); return f"SELECT * FROM {t}"
     ctx.wh.con.register(t + "_df", pat)
     on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM q.{k}" for k in keys)
     ctx.run(f"CREATE TEMP TABLE {t} AS SELECT x.person_id, q.pred - x.points AS num, 1.0 AS den, (q.pred - x.points) * (q.pred - x.points) AS sq "
             f"FROM {vc} x JOIN {t}_df q ON {on} WHERE x.in_den")
-    ctx.wh.con.unregister(t + "_df")
+    ctx.wh.con.unregister(t + "_df"); ctx.drop(vc)   # every alive person's row: not kept beyond this indicator
     return f"SELECT * FROM {t}"
 
 def _vcae_train(n, ctx, vc) -> pd.DataFrame:
@@ -320,6 +320,7 @@ def _rollups(inds, ctx, level) -> dict:
             df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {aggs} FROM {_base(ctx, cid)} b "
                          f"{joins} GROUP BY GROUPING SETS ({sets})").df()
             for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys, _unit_meta(ctx, lv)) for lv in lvs}
+        for k in ["__base " + cid, *("__den " + repr(i["denominator"]) for i in g)]: ctx.forget(k)   # this cohort's last use: memory back
     return out
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
