@@ -124,14 +124,18 @@ def _orders_min(n, ctx, win) -> str:
     return f"SELECT person_id FROM ({' UNION ALL '.join(u)}) GROUP BY 1 HAVING count(DISTINCT d) >= {int(n.get('min', 1))}"
 
 # %% ../nbs/12_indicators.ipynb #8b710e6c
-def _set_sql(n, ctx, win) -> str:
-    "SQL of the persons meeting set-kind numerator `n`."
+def _set_sql(n, ctx, win, den=None) -> str:
+    "SQL of the persons meeting set-kind numerator `n` (those of denominator table `den` only, when given: the same answer there, less work)."
     k, w = n["kind"], n.get("window", win)
     if k == "cohort": return f"SELECT person_id FROM {_build(ctx, n['id'])[0]}"
     if k == "p4p": return f"SELECT person_id FROM ({rule_sql({**n, 'window': w}, ctx)})"
     if k == "lab": return _latest_ok(n["all"], ctx, w)
     if k == "orders": return _orders_min(n, ctx, w)
-    if k == "all_of": return " INTERSECT ".join(f"({_set_sql(p, ctx, w)})" for p in n["parts"])
+    if k == "all_of": return " INTERSECT ".join(f"({_set_sql(p, ctx, w, den)})" for p in n["parts"])
+    if k == "controlled" and den:   # each condition: not in its cohort, or its latest values in target — tested on the denominator only
+        return (f"SELECT person_id FROM {den} WHERE person_id IN (SELECT person_id FROM persons) AND "
+                + " AND ".join(f"(person_id NOT IN (SELECT person_id FROM {_build(ctx, c['cohort'])[0]}) OR person_id IN ({_latest_ok(c['all'], ctx, w)}))"
+                               for c in n["conditions"]))
     if k == "controlled":
         return " INTERSECT ".join(f"(SELECT person_id FROM persons WHERE person_id NOT IN (SELECT person_id FROM {_build(ctx, c['cohort'])[0]}) "
                                   f"UNION ALL ({_latest_ok(c['all'], ctx, w)}))" for c in n["conditions"])
@@ -204,10 +208,12 @@ def _den_table(ind, ctx) -> str:
     "Temp table of the denominator persons of `ind` (cohort ∩ eligibility rules), built once per context."
     dn = ind["denominator"]; key = "__den " + repr(dn)
     if key in ctx.built: return ctx.built[key]
-    base, t = _build(ctx, dn["cohort"])[0], ctx.tmp("den")
+    base = _build(ctx, dn["cohort"])[0]
     conds = [f"person_id {'NOT ' if r.get('exclude') else ''}IN (SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)"
              for r in dn.get("eligibility", [])]
-    ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id FROM {base}" + (" WHERE " + " AND ".join(conds) if conds else ""))
+    if not conds: ctx.built[key] = base; return base   # the cohort itself (person_id, index_date): no copy
+    t = ctx.tmp("den")
+    ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id FROM {base} WHERE " + " AND ".join(conds))
     ctx.built[key] = t
     return t
 
@@ -284,7 +290,7 @@ def person_level(ind, ctx) -> str:
     n, den, win = ind["numerator"], _den_table(ind, ctx), ind.get("window", "year")
     if n["kind"] in SET_KINDS:
         return (f"SELECT d.person_id, (s.person_id IS NOT NULL)::INT::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d "
-                f"LEFT JOIN (SELECT DISTINCT person_id FROM ({_set_sql(n, ctx, win)})) s USING (person_id)")
+                f"LEFT JOIN (SELECT DISTINCT person_id FROM ({_set_sql(n, ctx, win, den)})) s USING (person_id)")
     return _vcae(n, ctx, win, den) if n["kind"] == "vcae" else _value_sql(n, ctx, win, den)
 
 # %% ../nbs/12_indicators.ipynb #2f3db80b
@@ -320,7 +326,9 @@ def _rollups(inds, ctx, level) -> dict:
             df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {aggs} FROM {_base(ctx, cid)} b "
                          f"{joins} GROUP BY GROUPING SETS ({sets})").df()
             for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys, _unit_meta(ctx, lv)) for lv in lvs}
-        for k in ["__base " + cid, *("__den " + repr(i["denominator"]) for i in g)]: ctx.forget(k)   # this cohort's last use: memory back
+        for k in ["__base " + cid, *("__den " + repr(i["denominator"]) for i in g)]:   # this cohort's last use: memory back
+            if ctx.built.get(k) != _build(ctx, cid)[0]: ctx.forget(k)   # (not the cohort itself: other cohorts and indicators read it)
+            else: ctx.built.pop(k)
     return out
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
