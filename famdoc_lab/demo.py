@@ -33,11 +33,12 @@ def _stage_indicators(ctx):
     return f"{df.indicator_id.nunique()} indicators × {df.unit_id.nunique()} groups in {f} ({int(df.suppressed.sum())} cells suppressed)"
 
 def _stage_lists(ctx):
-    from famdoc_lab.lists import member_list, write_list, KINDS
+    from famdoc_lab.lists import member_list, write_list, KINDS, prepare_lists
     from famdoc_lab.cohorts import parse_period
     from famdoc_lab.warehouse import Warehouse
     as_of, out = parse_period(ctx["period"]).end, Path(ctx["out"])/"lists"
     with Warehouse(ctx["wh"]) as wh:
+        prepare_lists(wh, as_of)   # the per-clinic slice: these lists and the dashboard's clinic mode read one clinic's rows of it
         c = wh.sql(f"SELECT clinic_id FROM program_members WHERE plan_year = {as_of.year} GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").clinic_id[0]
         n = {}
         for k in KINDS:
