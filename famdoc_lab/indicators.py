@@ -226,14 +226,21 @@ def _vcae(n, ctx, win, den) -> str:
     if ctx.has("visits") and (ys := _fyears(ctx, win)) and ctx.facts["specs"].get("points"):   # the facts: visit points per calendar year
         vpts = f"({_fsum(ctx, 'visits_py', ys, [('sum', 'pts', 's')])})"
     else: vpts = pts('visits', 'visit_date')
-    flags = ", ".join(f"(p.person_id IN (SELECT person_id FROM {_build(ctx, c)[0]}))::INT AS {k}" for k, c in n["conditions"].items())
-    keys = ["sex", "age_band", *n["conditions"]]
-    vc = ctx.tmp("vc")   # every alive person's covariates and points stay in the engine; pandas sees the training rows and the covariate patterns
-    ctx.run(f"""CREATE TEMP TABLE {vc} AS SELECT p.person_id, p.sex, least(85, ({y} - p.birth_year) // 5 * 5) AS age_band, {flags},
-        coalesce(v.s, 0) + coalesce(ad.s, 0) AS points, att.member, p.person_id IN (SELECT person_id FROM {den}) AS in_den
-        FROM persons p JOIN {attribution(ctx)} att USING (person_id) LEFT JOIN {vpts} v USING (person_id)
-        LEFT JOIN {pts('admissions', 'in_date')} ad USING (person_id)
-        WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))""")
+    conds = list(n["conditions"].items()); keys = ["sex", "age_band", *n["conditions"]]
+    # every alive person's covariates and points stay in the engine (pandas sees the training rows and the covariate patterns),
+    # built in steps of one or two hash joins each: ten million persons at once fit the memory limit
+    fl, pt, ba, vc = ctx.tmp("vcf"), ctx.tmp("vcp"), ctx.tmp("vcb"), ctx.tmp("vc")
+    u = " UNION ALL ".join(f"SELECT person_id, {i} AS k FROM {_build(ctx, c)[0]}" for i, (_, c) in enumerate(conds))
+    ctx.run(f"CREATE TEMP TABLE {fl} AS SELECT person_id, {', '.join(f'max((k = {i})::INT) AS {k}' for i, (k, _) in enumerate(conds))} "
+            f"FROM ({u}) GROUP BY 1" if conds else f"CREATE TEMP TABLE {fl} AS SELECT NULL::VARCHAR AS person_id WHERE FALSE")
+    ctx.run(f"CREATE TEMP TABLE {pt} AS SELECT person_id, sum(s) AS s FROM (SELECT person_id, s FROM {vpts} UNION ALL "
+            f"SELECT person_id, s FROM {pts('admissions', 'in_date')}) GROUP BY 1")
+    ctx.run(f"CREATE TEMP TABLE {ba} AS SELECT p.person_id, p.sex, least(85, ({y} - p.birth_year) // 5 * 5) AS age_band, att.member "
+            f"FROM persons p JOIN {attribution(ctx)} att USING (person_id) WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))")
+    ctx.run(f"CREATE TEMP TABLE {vc} AS SELECT b.person_id, b.sex, b.age_band, {''.join(f'coalesce(f.{k}, 0) AS {k}, ' for k, _ in conds)}"
+            f"coalesce(t.s, 0) AS points, b.member, b.person_id IN (SELECT person_id FROM {den}) AS in_den "
+            f"FROM {ba} b LEFT JOIN {fl} f USING (person_id) LEFT JOIN {pt} t USING (person_id)")
+    for x in (fl, pt, ba): ctx.drop(x)
     train = _vcae_train(n, ctx, vc)
     out = ctx.run(f"SELECT DISTINCT {', '.join(keys)} FROM {vc} WHERE in_den ORDER BY {', '.join(keys)}").df()
     pat = out.copy()
