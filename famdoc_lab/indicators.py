@@ -446,16 +446,30 @@ def _hide_benchmarks(s, orig, t, cc, comp) -> pd.DataFrame:
     return hide_totals(s, orig, t, cc, ("indicator_id", "period"), ("benchmark_nation",), tot("n"), comp, covered="benchmark_region")
 
 # %% ../nbs/12_indicators.ipynb #33aafc66
+from contextlib import contextmanager
+
+@contextmanager
+def _unordered(wh):
+    "DuckDB's `preserve_insertion_order` off for the suite (its temp tables need no order; every result read back is sorted or keyed), then restored."
+    import duckdb
+    con = getattr(wh, "con", None)
+    if not isinstance(con, duckdb.DuckDBPyConnection): yield; return   # another engine (Spark): nothing to set
+    was = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try: yield
+    finally: con.execute(f"SET preserve_insertion_order = {str(was).lower()}")
+
 def compute_indicators(wh, ids=None, level="clinic", period="2024", grain=None, threshold=None, suppress=True, defs=None, facts=True) -> pd.DataFrame:
     "Indicators `ids` (default all) per `level` unit for `period` (or each `grain` sub-period): one long table (from the person-year facts where they answer, if built and `facts`)."
     if level not in LEVELS: raise ValueError(f"bad level '{level}': clinic, group, region or nation")
     inds = [get(i) for i in (ids or active_ids())]
     rows, notes = [], []
-    for p in subperiods(period, grain):
-        with Context(wh, p, defs, facts) as ctx:
-            res = _rollups(inds, ctx, level)
-            for ind in inds: rows.append(_stats(ind, res[ind["id"]], level, p.label))
-            notes += getattr(ctx, "notes", [])
+    with _unordered(wh):
+        for p in subperiods(period, grain):
+            with Context(wh, p, defs, facts) as ctx:
+                res = _rollups(inds, ctx, level)
+                for ind in inds: rows.append(_stats(ind, res[ind["id"]], level, p.label))
+                notes += getattr(ctx, "notes", [])
     rows = [r for r in rows if len(r)]
     if not rows: return _empty()
     out = pd.concat(rows, ignore_index=True)
