@@ -322,8 +322,11 @@ def dx_facts(ctx, *extra) -> tuple:
     if specs and all(ys) and all(j is not None for j in js):   # the facts: first/last day per concept and calendar year
         aggs = ", ".join(f"{f}(CASE WHEN year BETWEEN {a} AND {b} THEN {x}{j} END) AS {f}{i}"
                          for i, ((a, b), j) in enumerate(zip(ys, js)) for f, x in (("min", "f"), ("max", "l")))
+        # only the person-years with a first day of some spec in its years: rows without one would give all-NULL columns
+        # (never selected: the rules read `min<i> IS NOT NULL`), and most persons have none of these diagnoses
+        some = " OR ".join(f"(year BETWEEN {a} AND {b} AND f{j} IS NOT NULL)" for (a, b), j in dict.fromkeys(zip(ys, js)))
         t = ctx.tmp("dx"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM {_fx(ctx, 'visits_py')} "
-                                   f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} GROUP BY 1")
+                                   f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} AND ({some}) GROUP BY 1")
         ctx.built["__dx"] = (t, specs)
         return ctx.built["__dx"]
     span = f"visit_date BETWEEN {_d(min(a for a, _ in wins))} AND {_d(max(b for _, b in wins))}"

@@ -65,9 +65,10 @@ def indicator_table() -> pd.DataFrame:
 # %% ../nbs/12_indicators.ipynb #f77134f5
 def _latest_ok(conds, ctx, win) -> str:
     "Persons whose latest value of each test in `win` meets its condition (all of `conds`)."
+    # persons (for sex) only where a target differs by sex: every caller restricts the set to its denominator's persons
     parts = [f"SELECT person_id FROM ({_latest_lab(c['test'], ctx, {'window': win})}) JOIN persons USING (person_id) WHERE "
-             + (" OR ".join(f"(sex = '{s}' AND v {c['op']} {x})" for s, x in c["value"].items()) if isinstance(c["value"], dict)
-                else f"v {c['op']} {c['value']}") for c in conds]
+             + " OR ".join(f"(sex = '{s}' AND v {c['op']} {x})" for s, x in c["value"].items()) if isinstance(c["value"], dict)
+             else f"SELECT person_id FROM ({_latest_lab(c['test'], ctx, {'window': win})}) WHERE v {c['op']} {c['value']}" for c in conds]
     return " INTERSECT ".join(parts) if ctx.has("labs") else "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
 
 def _orders_specs(extra=()) -> list:
