@@ -327,17 +327,33 @@ def _rollups(inds, ctx, level) -> dict:
     for ind in inds: groups.setdefault(ind["denominator"]["cohort"], []).append(ind)
     for cid, g in groups.items():
         for chunk in (g[i:i + CHUNK] for i in range(0, len(g), CHUNK)):
-            joins = " ".join(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id" for j, ind in enumerate(chunk))
-            aggs = ", ".join(f"coalesce(sum(p{j}.num), 0) AS num{j}, coalesce(sum(p{j}.den), 0) AS den{j}, coalesce(sum(p{j}.sq), 0) AS sq{j}, "
-                             f"count(p{j}.person_id) AS n{j}" for j in range(len(chunk)))
+            flags, joins, aggs = [], [], []
+            for j, ind in enumerate(chunk):
+                if (f := _set_flags(ind, ctx, cid)):   # a set numerator: two membership flags on the cohort's rows, no person-level table
+                    flags.append(f"{f[0]} AS _d{j}, {f[1]} AS _s{j}")
+                    aggs.append(f"count(*) FILTER (WHERE b._d{j} AND b._s{j})::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
+                                f"0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
+                else:
+                    joins.append(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id")
+                    aggs.append(f"coalesce(sum(p{j}.num), 0) AS num{j}, coalesce(sum(p{j}.den), 0) AS den{j}, coalesce(sum(p{j}.sq), 0) AS sq{j}, "
+                                f"count(p{j}.person_id) AS n{j}")
+            base = _base(ctx, cid) if not flags else f"(SELECT *, {', '.join(flags)} FROM {_base(ctx, cid)} b)"
             sets = ", ".join([*(f"(b.{k})" for k in keys), "()"])
-            df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {aggs} FROM {_base(ctx, cid)} b "
-                         f"{joins} GROUP BY GROUPING SETS ({sets})").df()
+            df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {', '.join(aggs)} FROM {base} b "
+                         f"{' '.join(joins)} GROUP BY GROUPING SETS ({sets})").df()
             for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys, _unit_meta(ctx, lv)) for lv in lvs}
         for k in ["__base " + cid, *("__den " + repr(i["denominator"]) for i in g)]:   # this cohort's last use: memory back
             if ctx.built.get(k) != _build(ctx, cid)[0]: ctx.forget(k)   # (not the cohort itself: other cohorts and indicators read it)
             else: ctx.built.pop(k)
     return out
+
+def _set_flags(ind, ctx, cid) -> tuple|None:
+    "(in denominator, in numerator) SQL flags of set-kind `ind` on the rows `b` of cohort `cid`'s base table — DuckDB only (Spark keeps the joins); else None."
+    import duckdb
+    if ind["numerator"]["kind"] not in SET_KINDS or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
+    den, win = _den_table(ind, ctx), ind.get("window", "year")   # den ⊆ the cohort: its own table when there are no eligibility rules
+    d = "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
+    return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(ind['numerator'], ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
     "Per unit of level `lv`: its region and parent (the commonest among the persons attributed to it), once per context."
