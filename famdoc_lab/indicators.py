@@ -161,15 +161,7 @@ def _value_sql(n, ctx, win, den) -> str:
     k, w = n["kind"], n.get("window", win)
     if k == "size": return f"SELECT person_id, 1.0 AS num, NULL::DOUBLE AS den, NULL::DOUBLE AS sq FROM {den}"
     if k == "events":
-        cols = n.get("columns", ["dx1"]); date = "in_date" if n["table"] == "admissions" else "visit_date"
-        conds = [_between(ctx, {"window": w}, date)] + ([any_in_concept(cols, n["concept"], defs=ctx.defs)] if n.get("concept") else []) \
-                + ([in_concept("case_type", n["case_type"], defs=ctx.defs)] if n.get("case_type") else [])
-        ev = f"SELECT person_id, count(*) AS e FROM {n['table']} WHERE {' AND '.join(conds)} GROUP BY 1" if ctx.has(n["table"]) \
-             else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
-        if n["table"] == "visits" and ctx.has("visits") and (ys := _fyears(ctx, w)) and \
-           (j := _fcol(ctx, "vev", vev_spec(cols, n.get("concept"), n.get("case_type")))) is not None:   # the facts: counts per calendar year
-            ev = _fsum(ctx, "visits_py", ys, [("sum", f"ve{j}", "e")])
-        return f"SELECT d.person_id, coalesce(e, 0)::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d LEFT JOIN ({ev}) USING (person_id)"
+        return f"SELECT d.person_id, coalesce(e, 0)::DOUBLE AS num, 1.0 AS den, NULL::DOUBLE AS sq FROM {den} d LEFT JOIN ({_events_sql(n, ctx, w)}) USING (person_id)"
     if k == "lab_change":
         cur = lambda ww: _latest_lab(n["test"], ctx, {"window": ww})
         return (f"SELECT person_id, (c.v - b.v) AS num, 1.0 AS den, (c.v - b.v)^2 AS sq FROM {den} JOIN ({cur(w)}) c USING (person_id) "
@@ -177,6 +169,18 @@ def _value_sql(n, ctx, win, den) -> str:
                "SELECT NULL::VARCHAR person_id, 0.0 num, 0.0 den, 0.0 sq WHERE FALSE"
     if k == "visit_share": return _visit_share_sql(n, ctx, w, den)
     raise ValueError(f"not a value numerator: {k}")
+
+def _events_sql(n, ctx, w) -> str:
+    "SQL (person_id, e): each person's number of events of numerator `n` in window `w` (one row per person with any)."
+    cols = n.get("columns", ["dx1"]); date = "in_date" if n["table"] == "admissions" else "visit_date"
+    conds = [_between(ctx, {"window": w}, date)] + ([any_in_concept(cols, n["concept"], defs=ctx.defs)] if n.get("concept") else []) \
+            + ([in_concept("case_type", n["case_type"], defs=ctx.defs)] if n.get("case_type") else [])
+    ev = f"SELECT person_id, count(*) AS e FROM {n['table']} WHERE {' AND '.join(conds)} GROUP BY 1" if ctx.has(n["table"]) \
+         else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
+    if n["table"] == "visits" and ctx.has("visits") and (ys := _fyears(ctx, w)) and \
+       (j := _fcol(ctx, "vev", vev_spec(cols, n.get("concept"), n.get("case_type")))) is not None:   # the facts: counts per calendar year
+        ev = _fsum(ctx, "visits_py", ys, [("sum", f"ve{j}", "e")])
+    return ev
 
 def _pc_visits(ctx, w) -> str:
     "Temp table (person_id, hosp_id, n): primary-care visits per person and facility in window `w`, counted once per context."
@@ -329,9 +333,18 @@ def _rollups(inds, ctx, level) -> dict:
         for chunk in (g[i:i + CHUNK] for i in range(0, len(g), CHUNK)):
             flags, joins, aggs = [], [], []
             for j, ind in enumerate(chunk):
-                if (f := _set_flags(ind, ctx, cid)):   # a set numerator: two membership flags on the cohort's rows, no person-level table
+                k, f = ind["numerator"]["kind"], _inline(ind, ctx, cid)
+                if f and k in SET_KINDS:   # a set numerator: two membership flags on the cohort's rows, no person-level table
                     flags.append(f"{f[0]} AS _d{j}, {f[1]} AS _s{j}")
                     aggs.append(f"count(*) FILTER (WHERE b._d{j} AND b._s{j})::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
+                                f"0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
+                elif f and k == "size":   # the denominator's persons counted
+                    flags.append(f"{f[0]} AS _d{j}")
+                    aggs.append(f"count(*) FILTER (WHERE b._d{j})::DOUBLE AS num{j}, 0.0 AS den{j}, 0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
+                elif f and k == "events":   # the per-person counts joined once to the cohort's rows
+                    flags.append(f"{f[0]} AS _d{j}")
+                    joins.append(f"LEFT JOIN ({f[1]}) e{j} ON e{j}.person_id = b.person_id")
+                    aggs.append(f"coalesce(sum(coalesce(e{j}.e, 0)) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
                                 f"0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
                 else:
                     joins.append(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id")
@@ -347,13 +360,17 @@ def _rollups(inds, ctx, level) -> dict:
             else: ctx.built.pop(k)
     return out
 
-def _set_flags(ind, ctx, cid) -> tuple|None:
-    "(in denominator, in numerator) SQL flags of set-kind `ind` on the rows `b` of cohort `cid`'s base table — DuckDB only (Spark keeps the joins); else None."
+def _inline(ind, ctx, cid) -> tuple|None:
+    """On DuckDB, for `ind` of kind set, size or events: (in-denominator flag, numerator) SQL on the rows `b` of cohort `cid`'s base table —
+    the numerator a membership flag (sets), None (size) or the per-person event counts to join (events); else None (Spark keeps the joins)."""
     import duckdb
-    if ind["numerator"]["kind"] not in SET_KINDS or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
+    n, k = ind["numerator"], ind["numerator"]["kind"]
+    if k not in (*SET_KINDS, "size", "events") or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
     den, win = _den_table(ind, ctx), ind.get("window", "year")   # den ⊆ the cohort: its own table when there are no eligibility rules
     d = "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
-    return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(ind['numerator'], ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
+    if k == "size": return d, None
+    if k == "events": return d, _events_sql(n, ctx, n.get("window", win))
+    return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
     "Per unit of level `lv`: its region and parent (the commonest among the persons attributed to it), once per context."
