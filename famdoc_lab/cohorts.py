@@ -437,16 +437,21 @@ def _build(ctx, cid) -> tuple:
     if cid in ctx.built: return ctx.built[cid]
     if cid in ctx.building: raise ValueError(f"cohort reference cycle at '{cid}'")
     ctx.building.add(cid); d, t = get(cid), ctx.tmp(cid)
-    ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, min(index_date) AS index_date FROM ({rule_sql(d['entry'], ctx)}) "
-            f"WHERE person_id IS NOT NULL GROUP BY 1")
-    rows = [("entry: " + _label(d["entry"]), 0, 0, ctx.n(t))]
-    for r in d.get("inclusion", []):
+    entry, inc = rule_sql(d["entry"], ctx), d.get("inclusion", [])
+    if d["entry"]["kind"] == "persons" and inc and ctx.has("persons"):   # everyone (persons is unique by person): no table of them,
+        t = f"(SELECT * FROM ({entry}) WHERE person_id IS NOT NULL)"      # the first inclusion rule reads them directly
+        rows = [("entry: " + _label(d["entry"]), 0, 0, ctx.n(t))]
+    else:
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, min(index_date) AS index_date FROM ({entry}) "
+                f"WHERE person_id IS NOT NULL GROUP BY 1")
+        rows = [("entry: " + _label(d["entry"]), 0, 0, ctx.n(t))]
+    for r in inc:
         n0 = rows[-1][3]
         prev, t = t, ctx.tmp(cid)  # a new temp table per rule, not DELETE: portable to engines without mutable temp tables
         ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
                 f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
         n1 = ctx.n(t); rows.append((_label(r), n0, n0 - n1, n1))
-        ctx.drop(prev)   # the step before is never read again: at national scale each step is a person-wide table
+        if not prev.startswith("("): ctx.drop(prev)   # the step before is never read again: at national scale each step is a person-wide table
     ctx.building.discard(cid)
     ctx.built[cid] = (t, pd.DataFrame(rows, columns=["rule", "n_before", "n_removed", "n_after"]))
     return ctx.built[cid]

@@ -215,7 +215,7 @@ def _den_table(ind, ctx) -> str:
     if key in ctx.built: return ctx.built[key]
     base = _build(ctx, dn["cohort"])[0]
     conds = [f"person_id {'NOT ' if r.get('exclude') else ''}IN (SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)"
-             for r in dn.get("eligibility", [])]
+             for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]   # (its own cohort: all are in it)
     if not conds: ctx.built[key] = base; return base   # the cohort itself (person_id, index_date): no copy
     t = ctx.tmp("den")
     ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id FROM {base} WHERE " + " AND ".join(conds))
