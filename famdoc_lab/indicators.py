@@ -134,7 +134,7 @@ def _set_sql(n, ctx, win, den=None) -> str:
     if k == "orders": return _orders_min(n, ctx, w)
     if k == "all_of": return " INTERSECT ".join(f"({_set_sql(p, ctx, w, den)})" for p in n["parts"])
     if k == "controlled" and den:   # each condition: not in its cohort, or its latest values in target — tested on the denominator only
-        return (f"SELECT person_id FROM {den} WHERE person_id IN (SELECT person_id FROM persons) AND "
+        return (f"SELECT person_id FROM {den} WHERE "   # (every person of a warehouse table is in persons: ingest checks the reference)
                 + " AND ".join(f"(person_id NOT IN (SELECT person_id FROM {_build(ctx, c['cohort'])[0]}) OR person_id IN ({_latest_ok(c['all'], ctx, w)}))"
                                for c in n["conditions"]))
     if k == "controlled":
@@ -331,7 +331,10 @@ def _rollups(inds, ctx, level) -> dict:
     for ind in inds: groups.setdefault(ind["denominator"]["cohort"], []).append(ind)
     for cid, g in groups.items():
         for chunk in (g[i:i + CHUNK] for i in range(0, len(g), CHUNK)):
-            flags, joins, aggs = [], [], []
+            flags, joins, aggs, shared = [], [], [], {}
+            def alias(sql):   # one LEFT JOIN per distinct per-person table of the chunk
+                if sql not in shared: shared[sql] = f"x{len(shared)}"; joins.append(f"LEFT JOIN ({sql}) {shared[sql]} ON {shared[sql]}.person_id = b.person_id")
+                return shared[sql]
             for j, ind in enumerate(chunk):
                 k, f = ind["numerator"]["kind"], _inline(ind, ctx, cid)
                 if f and k in SET_KINDS:   # a set numerator: two membership flags on the cohort's rows, no person-level table
@@ -342,10 +345,13 @@ def _rollups(inds, ctx, level) -> dict:
                     flags.append(f"{f[0]} AS _d{j}")
                     aggs.append(f"count(*) FILTER (WHERE b._d{j})::DOUBLE AS num{j}, 0.0 AS den{j}, 0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
                 elif f and k == "events":   # the per-person counts joined once to the cohort's rows
-                    flags.append(f"{f[0]} AS _d{j}")
-                    joins.append(f"LEFT JOIN ({f[1]}) e{j} ON e{j}.person_id = b.person_id")
-                    aggs.append(f"coalesce(sum(coalesce(e{j}.e, 0)) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
+                    flags.append(f"{f[0]} AS _d{j}"); e = alias(f[1])
+                    aggs.append(f"coalesce(sum(coalesce({e}.e, 0)) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
                                 f"0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
+                elif f and k == "visit_share":   # the attribution facts' visit counts, one join shared by the clinic and group shares
+                    flags.append(f"{f[0]} AS _d{j}"); a = alias(f[1]); own = ind["numerator"]["own"]
+                    aggs.append(f"coalesce(sum({a}.pc_{own}) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, coalesce(sum({a}.pc_all) FILTER (WHERE b._d{j}), 0)::DOUBLE AS den{j}, "
+                                f"0.0 AS sq{j}, count({a}.person_id) FILTER (WHERE b._d{j}) AS n{j}")
                 else:
                     joins.append(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id")
                     aggs.append(f"coalesce(sum(p{j}.num), 0) AS num{j}, coalesce(sum(p{j}.den), 0) AS den{j}, coalesce(sum(p{j}.sq), 0) AS sq{j}, "
@@ -361,15 +367,20 @@ def _rollups(inds, ctx, level) -> dict:
     return out
 
 def _inline(ind, ctx, cid) -> tuple|None:
-    """On DuckDB, for `ind` of kind set, size or events: (in-denominator flag, numerator) SQL on the rows `b` of cohort `cid`'s base table —
-    the numerator a membership flag (sets), None (size) or the per-person event counts to join (events); else None (Spark keeps the joins)."""
+    """On DuckDB, for `ind` of kind set, size, events or visit_share (from the facts): (in-denominator flag, numerator) SQL on the rows `b` of
+    cohort `cid`'s base table — a membership flag (sets), None (size), the per-person event counts (events) or the attribution year's
+    visit counts (visit_share) to join; else None (Spark keeps the person-level joins)."""
     import duckdb
     n, k = ind["numerator"], ind["numerator"]["kind"]
-    if k not in (*SET_KINDS, "size", "events") or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
-    den, win = _den_table(ind, ctx), ind.get("window", "year")   # den ⊆ the cohort: its own table when there are no eligibility rules
+    if k not in (*SET_KINDS, "size", "events", "visit_share") or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
+    win = ind.get("window", "year")
+    if k == "visit_share" and not (ctx.has("visits") and (y := _fyear_period(ctx)) is not None and window(ctx.p, n.get("window", win)) == window(ctx.p, "year")):
+        return None   # not the attribution year's facts: the person-level join
+    den = _den_table(ind, ctx)   # den ⊆ the cohort: its own table when there are no eligibility rules
     d = "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
     if k == "size": return d, None
     if k == "events": return d, _events_sql(n, ctx, n.get("window", win))
+    if k == "visit_share": return d, f"SELECT person_id, pc_clinic, pc_group, pc_all FROM {_fx(ctx, 'attr_py')} WHERE year = {y} AND pc_all > 0"
     return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
