@@ -170,8 +170,8 @@ def _value_sql(n, ctx, win, den) -> str:
     if k == "visit_share": return _visit_share_sql(n, ctx, w, den)
     raise ValueError(f"not a value numerator: {k}")
 
-def _events_sql(n, ctx, w) -> str:
-    "SQL (person_id, e): each person's number of events of numerator `n` in window `w` (one row per person with any)."
+def _events_sql(n, ctx, w, split=False) -> str|tuple:
+    "SQL (person_id, e): each person's number of events of numerator `n` in window `w` (one row per person with any); `split`: the facts' (years, column) instead when they answer."
     cols = n.get("columns", ["dx1"]); date = "in_date" if n["table"] == "admissions" else "visit_date"
     conds = [_between(ctx, {"window": w}, date)] + ([any_in_concept(cols, n["concept"], defs=ctx.defs)] if n.get("concept") else []) \
             + ([in_concept("case_type", n["case_type"], defs=ctx.defs)] if n.get("case_type") else [])
@@ -179,6 +179,7 @@ def _events_sql(n, ctx, w) -> str:
          else "SELECT NULL::VARCHAR AS person_id, 0 AS e WHERE FALSE"
     if n["table"] == "visits" and ctx.has("visits") and (ys := _fyears(ctx, w)) and \
        (j := _fcol(ctx, "vev", vev_spec(cols, n.get("concept"), n.get("case_type")))) is not None:   # the facts: counts per calendar year
+        if split: return ys, f"ve{j}"
         ev = _fsum(ctx, "visits_py", ys, [("sum", f"ve{j}", "e")])
     return ev
 
@@ -314,9 +315,12 @@ def _rollup(ind, ctx, level) -> dict:
     "Sums (num, den, sq, n) of `ind` for the units of `level`, with their region and parent; plus the nation row."
     return _rollups([ind], ctx, level)[ind["id"]]
 
-def _base(ctx, cid) -> str:
-    "Temp table: cohort `cid` with each person's clinic, group and region, once per context."
+def _base(ctx, cid, keep=True) -> str:
+    "Temp table: cohort `cid` with each person's clinic, group and region, once per context (not `keep`: the SQL, nothing stored)."
     key = "__base " + cid
+    if not keep and key not in ctx.built:
+        return (f"(SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, a.region_id::VARCHAR AS region_id "
+                f"FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id))")
     if key not in ctx.built:
         t = ctx.tmp("base")
         ctx.run(f"CREATE TEMP TABLE {t} AS SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, "
@@ -331,7 +335,7 @@ def _rollups(inds, ctx, level) -> dict:
     for ind in inds: groups.setdefault(ind["denominator"]["cohort"], []).append(ind)
     for cid, g in groups.items():
         for chunk in (g[i:i + CHUNK] for i in range(0, len(g), CHUNK)):
-            flags, joins, aggs, shared = [], [], [], {}
+            flags, joins, aggs, shared, vpy = [], [], [], {}, {}
             def alias(sql):   # one LEFT JOIN per distinct per-person table of the chunk
                 if sql not in shared: shared[sql] = f"x{len(shared)}"; joins.append(f"LEFT JOIN ({sql}) {shared[sql]} ON {shared[sql]}.person_id = b.person_id")
                 return shared[sql]
@@ -344,9 +348,11 @@ def _rollups(inds, ctx, level) -> dict:
                 elif f and k == "size":   # the denominator's persons counted
                     flags.append(f"{f[0]} AS _d{j}")
                     aggs.append(f"count(*) FILTER (WHERE b._d{j})::DOUBLE AS num{j}, 0.0 AS den{j}, 0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
-                elif f and k == "events":   # the per-person counts joined once to the cohort's rows
-                    flags.append(f"{f[0]} AS _d{j}"); e = alias(f[1])
-                    aggs.append(f"coalesce(sum(coalesce({e}.e, 0)) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
+                elif f and k == "events":   # the per-person counts joined once to the cohort's rows (the facts' columns of a chunk: one join)
+                    flags.append(f"{f[0]} AS _d{j}")
+                    if isinstance(f[1], tuple): vpy.setdefault(f[1][0], []).append((f[1][1], j)); e = f"v{f[1][0][0]}_{f[1][0][1]}.e{j}"
+                    else: e = f"{alias(f[1])}.e"
+                    aggs.append(f"coalesce(sum(coalesce({e}, 0)) FILTER (WHERE b._d{j}), 0)::DOUBLE AS num{j}, count(*) FILTER (WHERE b._d{j})::DOUBLE AS den{j}, "
                                 f"0.0 AS sq{j}, count(*) FILTER (WHERE b._d{j}) AS n{j}")
                 elif f and k == "visit_share":   # the attribution facts' visit counts, one join shared by the clinic and group shares
                     flags.append(f"{f[0]} AS _d{j}"); a = alias(f[1]); own = ind["numerator"]["own"]
@@ -356,7 +362,10 @@ def _rollups(inds, ctx, level) -> dict:
                     joins.append(f"LEFT JOIN ({person_level(ind, ctx)}) p{j} ON p{j}.person_id = b.person_id")
                     aggs.append(f"coalesce(sum(p{j}.num), 0) AS num{j}, coalesce(sum(p{j}.den), 0) AS den{j}, coalesce(sum(p{j}.sq), 0) AS sq{j}, "
                                 f"count(p{j}.person_id) AS n{j}")
-            base = _base(ctx, cid) if not flags else f"(SELECT *, {', '.join(flags)} FROM {_base(ctx, cid)} b)"
+            for ys, cs in vpy.items():
+                v = f"v{ys[0]}_{ys[1]}"; joins.append(f"LEFT JOIN ({_fsum(ctx, 'visits_py', ys, [('sum', c, f'e{j}') for c, j in cs])}) {v} ON {v}.person_id = b.person_id")
+            bt = _base(ctx, cid, keep=len(g) > CHUNK)   # a cohort read by one statement only: its base is a subquery, not a table
+            base = bt if not flags else f"(SELECT *, {', '.join(flags)} FROM {bt} b)"
             sets = ", ".join([*(f"(b.{k})" for k in keys), "()"])
             df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {', '.join(aggs)} FROM {base} b "
                          f"{' '.join(joins)} GROUP BY GROUPING SETS ({sets})").df()
@@ -379,7 +388,7 @@ def _inline(ind, ctx, cid) -> tuple|None:
     den = _den_table(ind, ctx)   # den ⊆ the cohort: its own table when there are no eligibility rules
     d = "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
     if k == "size": return d, None
-    if k == "events": return d, _events_sql(n, ctx, n.get("window", win))
+    if k == "events": return d, _events_sql(n, ctx, n.get("window", win), split=True)
     if k == "visit_share": return d, f"SELECT person_id, pc_clinic, pc_group, pc_all FROM {_fx(ctx, 'attr_py')} WHERE year = {y} AND pc_all > 0"
     return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
 
