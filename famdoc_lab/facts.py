@@ -117,33 +117,33 @@ def build_facts(wh, defs=None, force=False, progress=False) -> Path:
         shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
         specs, rows, secs = facts_specs(), {}, {}
         # one year at a time: each grouped pass holds one year's persons (national scale within the memory limit)
-        wh.con.execute("SET enable_progress_bar = false; SET preserve_insertion_order = false")
-        yrs = lambda t, c: {int(r[0]) for r in wh.con.execute(f"SELECT DISTINCT year({c}) FROM {t} WHERE {c} IS NOT NULL").fetchall()} if wh.has(t) else set()
-        vyears, years = sorted(yrs("visits", "visit_date")), sorted(yrs("visits", "visit_date") | yrs("orders", "order_date") | yrs("labs", "test_date"))
-        cnt = lambda t, c, y: int(wh.con.execute(f"SELECT count(*) FROM {t} WHERE {_in_year(c, y)}").fetchall()[0][0]) if wh.has(t) else 0
-        def copy(name, fn, ys, table=None, col=None):
-            t = time.perf_counter(); (tmp/name).mkdir()
-            for y in ys:   # big years in parts by person (hash), each grouped pass within the memory limit
-                n = max(1, -(-cnt(table, col, y) // PART_ROWS)) if table else 1   # ≥ 1: a year of labs without orders still counts
-                for k in range(n): wh.con.execute(f"COPY ({fn((y, k, n))}) TO '{(tmp/name/f'{y}-{k}').as_posix()}.parquet' (FORMAT parquet)")
-            rows[name] = int(wh.con.execute(f"SELECT count(*) FROM read_parquet('{(tmp/name).as_posix()}/*.parquet')").fetchall()[0][0]) if ys else 0
-            secs[name] = round(time.perf_counter() - t, 2)
-            if progress: print(f"facts: {name} {rows[name]:,} rows in {secs[name]} s", flush=True)
-        with Context(wh, f"{years[-1] if years else 2024}", defs, facts=False) as ctx:
-            if ctx.has("visits"):
-                copy("visits_py", lambda y: _visits_sql(ctx, specs, y), vyears, "visits", "visit_date")
-                copy("pairs_py", lambda y: _pairs_sql(ctx, specs, y), vyears, "visits", "visit_date")
-            copy("orders_py", lambda y: _orders_sql(ctx, specs, y), years, "orders" if ctx.has("orders") else "labs", "order_date" if ctx.has("orders") else "test_date")
-            copy("labs_py", lambda y: _labs_sql(ctx, y), years, "labs", "test_date")
-        ayears = vyears if ctx.has("persons") else []
-        def attr(y):
-            c = Context(wh, str(y[0]), defs, facts=False); ctxs.append(c)   # each year's attribution, as the raw path makes it
-            return _attr_sql(c, y[0])
-        ctxs = []
-        try: copy("attr_py", attr, ayears)
-        finally:
-            for c in ctxs: c.close()
-        wh.con.execute("SET preserve_insertion_order = true")
+        wh.con.execute("SET enable_progress_bar = false")
+        with wh.unordered():   # national passes whose row order nobody reads: less memory
+            yrs = lambda t, c: {int(r[0]) for r in wh.con.execute(f"SELECT DISTINCT year({c}) FROM {t} WHERE {c} IS NOT NULL").fetchall()} if wh.has(t) else set()
+            vyears, years = sorted(yrs("visits", "visit_date")), sorted(yrs("visits", "visit_date") | yrs("orders", "order_date") | yrs("labs", "test_date"))
+            cnt = lambda t, c, y: int(wh.con.execute(f"SELECT count(*) FROM {t} WHERE {_in_year(c, y)}").fetchall()[0][0]) if wh.has(t) else 0
+            def copy(name, fn, ys, table=None, col=None):
+                t = time.perf_counter(); (tmp/name).mkdir()
+                for y in ys:   # big years in parts by person (hash), each grouped pass within the memory limit
+                    n = max(1, -(-cnt(table, col, y) // PART_ROWS)) if table else 1   # ≥ 1: a year of labs without orders still counts
+                    for k in range(n): wh.con.execute(f"COPY ({fn((y, k, n))}) TO '{(tmp/name/f'{y}-{k}').as_posix()}.parquet' (FORMAT parquet)")
+                rows[name] = int(wh.con.execute(f"SELECT count(*) FROM read_parquet('{(tmp/name).as_posix()}/*.parquet')").fetchall()[0][0]) if ys else 0
+                secs[name] = round(time.perf_counter() - t, 2)
+                if progress: print(f"facts: {name} {rows[name]:,} rows in {secs[name]} s", flush=True)
+            with Context(wh, f"{years[-1] if years else 2024}", defs, facts=False) as ctx:
+                if ctx.has("visits"):
+                    copy("visits_py", lambda y: _visits_sql(ctx, specs, y), vyears, "visits", "visit_date")
+                    copy("pairs_py", lambda y: _pairs_sql(ctx, specs, y), vyears, "visits", "visit_date")
+                copy("orders_py", lambda y: _orders_sql(ctx, specs, y), years, "orders" if ctx.has("orders") else "labs", "order_date" if ctx.has("orders") else "test_date")
+                copy("labs_py", lambda y: _labs_sql(ctx, y), years, "labs", "test_date")
+            ayears = vyears if ctx.has("persons") else []
+            def attr(y):
+                c = Context(wh, str(y[0]), defs, facts=False); ctxs.append(c)   # each year's attribution, as the raw path makes it
+                return _attr_sql(c, y[0])
+            ctxs = []
+            try: copy("attr_py", attr, ayears)
+            finally:
+                for c in ctxs: c.close()
         specs["attr"] = ayears
         if not ctx.has("visits"): specs |= {"dx": [], "pair": [], "vev": [], "points": False}
         if not ctx.has("orders") and not ctx.has("labs"): specs |= {"orders": [], "drug": []}

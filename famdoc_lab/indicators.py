@@ -66,10 +66,12 @@ def indicator_table() -> pd.DataFrame:
 def _latest_ok(conds, ctx, win) -> str:
     "Persons whose latest value of each test in `win` meets its condition (all of `conds`)."
     # persons (for sex) only where a target differs by sex: every caller restricts the set to its denominator's persons
-    parts = [f"SELECT person_id FROM ({_latest_lab(c['test'], ctx, {'window': win})}) JOIN persons USING (person_id) WHERE "
-             + " OR ".join(f"(sex = '{s}' AND v {c['op']} {x})" for s, x in c["value"].items()) if isinstance(c["value"], dict)
-             else f"SELECT person_id FROM ({_latest_lab(c['test'], ctx, {'window': win})}) WHERE v {c['op']} {c['value']}" for c in conds]
-    return " INTERSECT ".join(parts) if ctx.has("labs") else "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
+    if not ctx.has("labs"): return "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
+    def part(c):
+        src, x = f"({_latest_lab(c['test'], ctx, {'window': win})})", c["value"]
+        if isinstance(x, dict): return f"SELECT person_id FROM {src} JOIN persons USING (person_id) WHERE " + " OR ".join(f"(sex = '{s}' AND v {c['op']} {v})" for s, v in x.items())
+        return f"SELECT person_id FROM {src} WHERE v {c['op']} {x}"
+    return " INTERSECT ".join(part(c) for c in conds)
 
 def _orders_specs(extra=()) -> list:
     "(concept, lab, window) of every orders numerator of the registered indicators (parts of `all_of` too) and of `extra`."
@@ -318,15 +320,13 @@ def _rollup(ind, ctx, level) -> dict:
 def _base(ctx, cid, keep=True) -> str:
     "Temp table: cohort `cid` with each person's clinic, group and region, once per context (not `keep`: the SQL, nothing stored)."
     key = "__base " + cid
-    if not keep and key not in ctx.built:
-        return (f"(SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, a.region_id::VARCHAR AS region_id "
-                f"FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id))")
-    if key not in ctx.built:
-        t = ctx.tmp("base")
-        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, "
-                f"a.region_id::VARCHAR AS region_id FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id)")
-        ctx.built[key] = t
-    return ctx.built[key]
+    if key in ctx.built: return ctx.built[key]
+    sql = (f"SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, a.region_id::VARCHAR AS region_id "
+           f"FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id)")
+    if not keep: return f"({sql})"
+    ctx.built[key] = t = ctx.tmp("base")
+    ctx.run(f"CREATE TEMP TABLE {t} AS {sql}")
+    return t
 
 def _rollups(inds, ctx, level) -> dict:
     "{id: roll-up} of indicators `inds`: the person-level tables of ≤`CHUNK` indicators sharing a denominator cohort summed in ONE pass."
@@ -379,9 +379,8 @@ def _inline(ind, ctx, cid) -> tuple|None:
     """On DuckDB, for `ind` of kind set, size, events or visit_share (from the facts): (in-denominator flag, numerator) SQL on the rows `b` of
     cohort `cid`'s base table — a membership flag (sets), None (size), the per-person event counts (events) or the attribution year's
     visit counts (visit_share) to join; else None (Spark keeps the person-level joins)."""
-    import duckdb
     n, k = ind["numerator"], ind["numerator"]["kind"]
-    if k not in (*SET_KINDS, "size", "events", "visit_share") or not isinstance(getattr(ctx.wh, "con", None), duckdb.DuckDBPyConnection): return None
+    if k not in (*SET_KINDS, "size", "events", "visit_share") or getattr(ctx.wh, "engine", None) != "duckdb": return None
     win = ind.get("window", "year")
     if k == "visit_share" and not (ctx.has("visits") and (y := _fyear_period(ctx)) is not None and window(ctx.p, n.get("window", win)) == window(ctx.p, "year")):
         return None   # not the attribution year's facts: the person-level join
@@ -500,25 +499,12 @@ def _hide_benchmarks(s, orig, t, cc, comp) -> pd.DataFrame:
     return hide_totals(s, orig, t, cc, ("indicator_id", "period"), ("benchmark_nation",), tot("n"), comp, covered="benchmark_region")
 
 # %% ../nbs/12_indicators.ipynb #33aafc66
-from contextlib import contextmanager
-
-@contextmanager
-def _unordered(wh):
-    "DuckDB's `preserve_insertion_order` off for the suite (its temp tables need no order; every result read back is sorted or keyed), then restored."
-    import duckdb
-    con = getattr(wh, "con", None)
-    if not isinstance(con, duckdb.DuckDBPyConnection): yield; return   # another engine (Spark): nothing to set
-    was = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
-    try: yield
-    finally: con.execute(f"SET preserve_insertion_order = {str(was).lower()}")
-
 def compute_indicators(wh, ids=None, level="clinic", period="2024", grain=None, threshold=None, suppress=True, defs=None, facts=True) -> pd.DataFrame:
     "Indicators `ids` (default all) per `level` unit for `period` (or each `grain` sub-period): one long table (from the person-year facts where they answer, if built and `facts`)."
     if level not in LEVELS: raise ValueError(f"bad level '{level}': clinic, group, region or nation")
     inds = [get(i) for i in (ids or active_ids())]
     rows, notes = [], []
-    with _unordered(wh):
+    with wh.unordered():   # its temp tables need no row order; every result read back is sorted or keyed
         for p in subperiods(period, grain):
             with Context(wh, p, defs, facts) as ctx:
                 res = _rollups(inds, ctx, level)

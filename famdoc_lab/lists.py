@@ -137,6 +137,7 @@ class ClinicScope:
     tables: list = None
     path: Path = None
     prepared: bool = False   # the tables are a prepared slice's (`prepare_lists`): cohort results read, not built
+    engine = "duckdb"   # (a DuckDB cursor, like the warehouse's)
     def has(self, name): return name in self.tables
     def sql(self, q) -> pd.DataFrame: return self.con.execute(q).df()
     def close(self): self.con.close()
@@ -433,10 +434,8 @@ def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
         if (out/"manifest.json").exists() and not force: return out
         tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"); tmp.mkdir(parents=True)
         t0, y0, rows = time.perf_counter(), date(d.year, 1, 1), {}
-        order = wh.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-        wh.con.execute("SET preserve_insertion_order = false")   # national temp tables: less memory; file order is explicit below
-        try:
-            with Context(wh, Period(f"as of {d}", y0, d), defs) as ctx:
+        try:   # national temp tables need no row order (less memory): the files' order is explicit below
+            with wh.unordered(), Context(wh, Period(f"as of {d}", y0, d), defs) as ctx:
                 nat = ClinicScope(wh, None, d, wh.con, list(wh.tables))   # the whole warehouse in the role of a scope
                 S, P, M, X, H = (ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health"))
                 ctx.run(f"CREATE TEMP TABLE {S} AS {_scope_sql(None, d, y0, wh.has)}")
@@ -478,8 +477,6 @@ def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
             tmp.rename(out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True); raise
-        finally:
-            wh.con.execute(f"SET preserve_insertion_order = {order}")
         return out
     finally:
         if own: wh.close()

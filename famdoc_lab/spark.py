@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_spark.ipynb #7aa0db7c
 from __future__ import annotations
-import os, re
+import contextlib, os, re
 from pathlib import Path
 import duckdb, pandas as pd, pyarrow as pa
 import sqlglot
@@ -92,6 +92,8 @@ class SparkConnection:
 # %% ../nbs/15_spark.ipynb #4e6a8ac9
 class SparkWarehouse(Warehouse):
     "A warehouse folder opened on Spark: one temp view per Parquet table, the `Warehouse` interface (inherited)."
+    engine = "spark"
+    def unordered(self): return contextlib.nullcontext(self)   # no such setting: Spark keeps no insertion order anyway
     def __init__(self, path, spark=None):
         self.path = Path(path)
         if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no warehouse here (run `famdoc-lab ingest` first)")

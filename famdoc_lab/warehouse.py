@@ -5,6 +5,7 @@
 # %% ../nbs/03_warehouse.ipynb #c9f0d48c
 from __future__ import annotations
 import os, shutil, tempfile, uuid
+from contextlib import contextmanager
 from pathlib import Path
 import duckdb, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from .schema import TABLES, arrow_schema
@@ -55,6 +56,7 @@ def table_names(warehouse) -> list:
 # %% ../nbs/03_warehouse.ipynb #5d9c1fcf
 class Warehouse:
     "A warehouse folder opened for queries (DuckDB views over the Parquet tables)."
+    engine = "duckdb"   # the SQL engine behind `con` (a Spark warehouse says "spark")
     def __init__(self, path, threads=None, memory_limit=None):
         self.path = Path(path)
         if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no warehouse here (run `famdoc-lab ingest` first)")
@@ -74,6 +76,13 @@ class Warehouse:
         for t in self.tables:
             self.con.execute(f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM read_parquet('{(self.path/t).as_posix()}/*.parquet')")
         return self
+    @contextmanager
+    def unordered(self):
+        "A block with DuckDB's `preserve_insertion_order` off (national temp tables that need no row order take less memory), then as before."
+        was = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        self.con.execute("SET preserve_insertion_order = false")
+        try: yield self
+        finally: self.con.execute(f"SET preserve_insertion_order = {str(was).lower()}")
     def has(self, name): return name in self.tables
     def sql(self, query, params=None) -> pd.DataFrame:
         "Run DuckDB SQL over the warehouse views; a DataFrame."
