@@ -160,7 +160,7 @@ def _failed(runs) -> dict:
             "failed": (r["stderr"].strip().splitlines() or [f"exit {r['exit']}"])[-1][:300]}
 
 # %% ../nbs/06_bench.ipynb #91482945
-LISTS_PREPARE_MEMORY = "10GB"
+LISTS_PREPARE_MEMORY = SUITE_MEMORY   # (10 GB before the build went by clinic range)
 
 def _lists_prepare_code(wh, as_of, memory_limit=LISTS_PREPARE_MEMORY):
     return (f"from famdoc_lab.lists import prepare_lists; from famdoc_lab.warehouse import Warehouse;"

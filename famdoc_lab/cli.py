@@ -115,7 +115,7 @@ def _parser():
     s = sub.add_parser("facts", help="(re)build the person-year facts the indicators read (ingest builds them; after editing definitions)")
     s.add_argument("--warehouse", default=None); s.add_argument("--force", action="store_true", help="rebuild even if current")
     s.add_argument("--lists-as-of", nargs="*", metavar="DATE", help="also prepare the per-clinic member-list slice for these list dates")
-    s.add_argument("--memory-limit", default=None, help="DuckDB memory limit for the build (default: settings; ~10GB for the list slice at national scale)")
+    s.add_argument("--memory-limit", default=None, help="DuckDB memory limit for the build (default: settings, 3GB, enough at national scale)")
     s.add_argument("--quiet", action="store_true"); s.set_defaults(fn=_facts)
     s = sub.add_parser("indicators", help="evaluation indicators per clinic, group, region or nation (suppressed unless --unsuppressed)")
     s.add_argument("--warehouse", default=None); s.add_argument("--level", choices=["clinic", "group", "region", "nation"], default="clinic")

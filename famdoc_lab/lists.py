@@ -18,9 +18,9 @@ from .indicators import get as get_indicator, _den_table, _set_sql
 
 # %% auto #0
 __all__ = ['LABELS', 'INTERVAL_COLUMNS', 'REASONS', 'STATUS', 'CONDITIONS', 'LAB_TARGETS', 'BP_TARGETS', 'SERVICES', 'KINDS',
-           'LISTS_VERSION', 'roc', 'zh_headers', 'load_intervals', 'next_due', 'UnknownClinic', 'ClinicScope',
-           'clinic_scope', 'enrol_list', 'followup_list', 'health_list', 'member_list', 'member_lists', 'lists_dir',
-           'prepare_lists', 'write_list']
+           'LISTS_VERSION', 'BUCKET_VISITS', 'roc', 'zh_headers', 'load_intervals', 'next_due', 'UnknownClinic',
+           'ClinicScope', 'clinic_scope', 'enrol_list', 'followup_list', 'health_list', 'member_list', 'member_lists',
+           'lists_dir', 'prepare_lists', 'write_list']
 
 # %% ../nbs/14_lists.ipynb #e76a0c32
 def _to_date(d) -> date|None:
@@ -109,10 +109,13 @@ class UnknownClinic(UserError, KeyError):
 
 _LAZY = ("orders", "enrolment")   # big and used once: temp views, not tables
 
-def _scope_sql(clinic_id, as_of, y0, has) -> str:
-    "SQL of (person_id, member, visits_here_12m, last_visit_here) of the clinic's persons; `clinic_id` None: every clinic's, keyed (clinic_id, person_id)."
+def _scope_sql(clinic_id, as_of, y0, has, rng=None) -> str:
+    """SQL of (person_id, member, visits_here_12m, last_visit_here) of the clinic's persons; `clinic_id` None: every clinic's (those with ids
+    in the range `rng` = (first, last), if given), keyed (clinic_id, person_id)."""
     parts = []
-    if clinic_id is None: k, key, w = "clinic_id, ", "clinic_id, ", lambda col: f"{col} IN (SELECT clinic_id FROM clinics)"
+    if clinic_id is None:
+        cl = "SELECT clinic_id FROM clinics" + (" WHERE clinic_id BETWEEN '{}' AND '{}'".format(*(x.replace("'", "''") for x in rng)) if rng else "")
+        k, key, w = "clinic_id, ", "clinic_id, ", lambda col: f"{col} IN ({cl})"
     else: c = clinic_id.replace("'", "''"); k, key, w = "", "", lambda col: f"{col} = '{c}'"
     if has("program_members"):
         parts.append(f"SELECT {k}person_id, TRUE AS m, 0 AS n, NULL::DATE AS lv FROM program_members WHERE {w('clinic_id')} "
@@ -391,7 +394,7 @@ def member_lists(wh, clinic_id:str, kinds=tuple(KINDS), as_of="2024-12-31", zh:b
     return {k: zh_headers(df) if zh else df for k, df in out.items()}
 
 # %% ../nbs/14_lists.ipynb #a73b180b
-LISTS_VERSION = 1   # bump when the prepared slice changes shape or meaning
+LISTS_VERSION = 2   # bump when the prepared slice changes shape or meaning (2: one file per clinic range)
 
 def _lists_key(wh, as_of, defs=None) -> str:
     "sha256 (16 hex) of what a prepared slice is made from: data, definitions (files and registries), list constants, version, `as_of`."
@@ -419,11 +422,61 @@ def _src(wh, t) -> str:
     "Table `t` of `wh` read with its file name and row number (the warehouse's row order)."
     return f"read_parquet('{(wh.path/t).as_posix()}/*.parquet', filename=true, file_row_number=true)"
 
+BUCKET_VISITS = 20_000_000   # 12-month visits per clinic range of a slice build: scale 1 (~120 M a year) in 6 ranges within 3 GB
+
+def _clinic_ranges(wh, as_of, buckets=None) -> list:
+    "The slice's clinic ranges: (first, last) clinic ids of `buckets` (None: by the visits of the 12 months) runs of equal clinic counts; [None] without clinics."
+    if not wh.has("clinics"): return [None]
+    ids = [r[0] for r in wh.con.execute("SELECT DISTINCT clinic_id FROM clinics WHERE clinic_id IS NOT NULL ORDER BY 1").fetchall()]
+    if buckets is None:
+        n = wh.con.execute(f"SELECT count(*) FROM visits WHERE visit_date BETWEEN {_d(as_of - timedelta(days=364))} AND {_d(as_of)}").fetchall()[0][0] \
+            if wh.has("visits") else 0
+        buckets = -(-n // BUCKET_VISITS)
+    k = max(1, min(int(buckets), len(ids)))
+    cut = [round(i * len(ids) / k) for i in range(k + 1)]
+    return [(ids[a], ids[b - 1]) for a, b in zip(cut, cut[1:])] if ids else [None]
+
+def _slice_sql(wh, ctx, nat, d, y0, rng) -> list:
+    "[(file, SQL)] of the prepared slice's rows for the clinics in range `rng`; its temp tables are listed in `ctx.built['__slice']` (dropped after)."
+    S, P, M, X, H = (ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health"))
+    ctx.built["__slice"] = [S, P, M, X, H]
+    ctx.run(f"CREATE TEMP TABLE {S} AS {_scope_sql(None, d, y0, wh.has, rng)}")
+    ctx.run(f"CREATE TEMP TABLE {P} AS SELECT DISTINCT person_id FROM {S}")
+    ctx.run(f"CREATE TEMP TABLE {M} AS SELECT DISTINCT person_id FROM {S} WHERE member")
+    ctx.run(f"CREATE TEMP TABLE {X} AS SELECT * FROM (SELECT person_id, program, 'eligible' AS kind FROM ({_eligible_sql(ctx)}) "
+            f"UNION ALL SELECT person_id, program, 'enrolled' FROM ({_enrolled_sql(ctx)})) WHERE person_id IN (SELECT person_id FROM {P})")
+    ctx.run(f"CREATE TEMP TABLE {H} AS SELECT m.person_id, {_cond_sql(ctx)}, {_service_cols(nat, ctx)}, u.visits_12m, "
+            f"u.ed_visits_12m, u.admissions_12m FROM {M} m LEFT JOIN ({_last_sql(nat)}) x USING (person_id) "
+            f"LEFT JOIN ({_use_sql(nat, ctx)}) u USING (person_id)")
+    SM = f"(SELECT clinic_id, person_id FROM {S} WHERE member)"
+    q = {"scope": f"SELECT clinic_id AS _clinic, person_id, member, visits_here_12m, last_visit_here FROM {S} ORDER BY 1, 2",
+         "sets": f"SELECT s.clinic_id AS _clinic, x.* FROM {X} x JOIN {S} s USING (person_id) ORDER BY 1, 2, 3, 4",
+         "health": f"SELECT s.clinic_id AS _clinic, h.* FROM {H} h JOIN {SM} s USING (person_id) ORDER BY 1, 2"}
+    if wh.has("persons"):
+        q["persons"] = (f"SELECT s.clinic_id AS _clinic, p.person_id, p.sex, p.birth_year FROM {_src(wh, 'persons')} p "
+                        f"JOIN {S} s USING (person_id) ORDER BY 1, p.filename, p.file_row_number")
+    if wh.has("p4p_enrolments"):
+        q["p4p_enrolments"] = (f"SELECT s.clinic_id AS _clinic, e.person_id, e.clinic_id, e.program, e.event, e.event_date "
+            f"FROM {_src(wh, 'p4p_enrolments')} e JOIN (SELECT DISTINCT person_id, program FROM {X}) USING (person_id, program) "
+            f"JOIN {S} s USING (person_id) WHERE e.event_date <= {_d(d)} ORDER BY 1, e.filename, e.file_row_number")
+    if wh.has("program_members"):   # keyed by its own clinic: the range's roster rows
+        inr = "" if rng is None else " AND clinic_id BETWEEN '{}' AND '{}'".format(*(x.replace("'", "''") for x in rng))
+        q["program_members"] = (f"SELECT clinic_id AS _clinic, person_id, clinic_id, plan_year, start_date, end_date, case_source, "
+            f"disease_pattern FROM {_src(wh, 'program_members')} WHERE plan_year = {d.year}{inr} ORDER BY 1, filename, file_row_number")
+    if wh.has("labs"):   # the latest day's results (and the latest day with a value) of each test
+        q["labs"] = (f"SELECT s.clinic_id AS _clinic, l.person_id, l.test_date, l.test, l.value FROM (SELECT *, "
+            f"max(test_date) OVER w AS d1, max(test_date) FILTER (WHERE value IS NOT NULL) OVER w AS d2 FROM {_src(wh, 'labs')} "
+            f"WHERE test IN ({', '.join(map(repr, _LAB_TESTS))}) AND test_date <= {_d(d)} AND person_id IN (SELECT person_id FROM {M}) "
+            f"WINDOW w AS (PARTITION BY person_id, test)) l JOIN {SM} s USING (person_id) "
+            f"WHERE l.test_date = l.d1 OR l.test_date = l.d2 ORDER BY 1, l.filename, l.file_row_number")
+    return list(q.items())
+
 def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
                   as_of="2024-12-31",  # the lists' date
                   defs=None,           # a definitions folder for the value sets (default: the package's)
                   force:bool=False,    # rebuild even if the slice exists
                   row_group:int=16384, # Parquet row-group rows: a clinic reads about its own rows plus one group per file
+                  buckets:int=None,    # clinic ranges built one after another (None: one per `BUCKET_VISITS` visits in the 12 months)
                  ) -> Path:
     "Build (once) the prepared per-clinic slice of `wh` at `as_of` that `member_lists` reads; its folder."
     import json, shutil, uuid
@@ -437,41 +490,15 @@ def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
         try:   # national temp tables need no row order (less memory): the files' order is explicit below
             with wh.unordered(), Context(wh, Period(f"as of {d}", y0, d), defs) as ctx:
                 nat = ClinicScope(wh, None, d, wh.con, list(wh.tables))   # the whole warehouse in the role of a scope
-                S, P, M, X, H = (ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health"))
-                ctx.run(f"CREATE TEMP TABLE {S} AS {_scope_sql(None, d, y0, wh.has)}")
-                ctx.run(f"CREATE TEMP TABLE {P} AS SELECT DISTINCT person_id FROM {S}")
-                ctx.run(f"CREATE TEMP TABLE {M} AS SELECT DISTINCT person_id FROM {S} WHERE member")
-                ctx.run(f"CREATE TEMP TABLE {X} AS SELECT * FROM (SELECT person_id, program, 'eligible' AS kind FROM ({_eligible_sql(ctx)}) "
-                        f"UNION ALL SELECT person_id, program, 'enrolled' FROM ({_enrolled_sql(ctx)})) WHERE person_id IN (SELECT person_id FROM {P})")
-                ctx.run(f"CREATE TEMP TABLE {H} AS SELECT m.person_id, {_cond_sql(ctx)}, {_service_cols(nat, ctx)}, u.visits_12m, "
-                        f"u.ed_visits_12m, u.admissions_12m FROM {M} m LEFT JOIN ({_last_sql(nat)}) x USING (person_id) "
-                        f"LEFT JOIN ({_use_sql(nat, ctx)}) u USING (person_id)")
-                SM = f"(SELECT clinic_id, person_id FROM {S} WHERE member)"
-                q = {"scope": f"SELECT clinic_id AS _clinic, person_id, member, visits_here_12m, last_visit_here FROM {S} ORDER BY 1, 2",
-                     "sets": f"SELECT s.clinic_id AS _clinic, x.* FROM {X} x JOIN {S} s USING (person_id) ORDER BY 1, 2, 3, 4",
-                     "health": f"SELECT s.clinic_id AS _clinic, h.* FROM {H} h JOIN {SM} s USING (person_id) ORDER BY 1, 2"}
-                if wh.has("persons"):
-                    q["persons"] = (f"SELECT s.clinic_id AS _clinic, p.person_id, p.sex, p.birth_year FROM {_src(wh, 'persons')} p "
-                                    f"JOIN {S} s USING (person_id) ORDER BY 1, p.filename, p.file_row_number")
-                if wh.has("p4p_enrolments"):
-                    q["p4p_enrolments"] = (f"SELECT s.clinic_id AS _clinic, e.person_id, e.clinic_id, e.program, e.event, e.event_date "
-                        f"FROM {_src(wh, 'p4p_enrolments')} e JOIN (SELECT DISTINCT person_id, program FROM {X}) USING (person_id, program) "
-                        f"JOIN {S} s USING (person_id) WHERE e.event_date <= {_d(d)} ORDER BY 1, e.filename, e.file_row_number")
-                if wh.has("program_members"):
-                    q["program_members"] = (f"SELECT clinic_id AS _clinic, person_id, clinic_id, plan_year, start_date, end_date, case_source, "
-                        f"disease_pattern FROM {_src(wh, 'program_members')} WHERE plan_year = {d.year} ORDER BY 1, filename, file_row_number")
-                if wh.has("labs"):   # the latest day's results (and the latest day with a value) of each test
-                    q["labs"] = (f"SELECT s.clinic_id AS _clinic, l.person_id, l.test_date, l.test, l.value FROM (SELECT *, "
-                        f"max(test_date) OVER w AS d1, max(test_date) FILTER (WHERE value IS NOT NULL) OVER w AS d2 FROM {_src(wh, 'labs')} "
-                        f"WHERE test IN ({', '.join(map(repr, _LAB_TESTS))}) AND test_date <= {_d(d)} AND person_id IN (SELECT person_id FROM {M}) "
-                        f"WINDOW w AS (PARTITION BY person_id, test)) l JOIN {SM} s USING (person_id) "
-                        f"WHERE l.test_date = l.d1 OR l.test_date = l.d2 ORDER BY 1, l.filename, l.file_row_number")
-                for name, sql in q.items():
-                    f = tmp/f"{name}.parquet"
-                    ctx.run(f"COPY ({sql}) TO '{f.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group)})")
-                    rows[name] = int(ctx.run(f"SELECT count(*) FROM read_parquet('{f.as_posix()}')").fetchall()[0][0])
-            man = dict(as_of=d.isoformat(), version=LISTS_VERSION, tables=list(wh.tables), rows=rows,
-                       bytes=sum(f.stat().st_size for f in tmp.glob("*.parquet")), build_s=round(time.perf_counter() - t0, 1))
+                rngs = _clinic_ranges(wh, d, buckets)
+                for b, rng in enumerate(rngs):   # one clinic range at a time: its persons' rows within the memory limit
+                    for name, sql in _slice_sql(wh, ctx, nat, d, y0, rng):
+                        (tmp/name).mkdir(exist_ok=True); f = tmp/name/f"{b:03d}.parquet"
+                        ctx.run(f"COPY ({sql}) TO '{f.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group)})")
+                        rows[name] = rows.get(name, 0) + int(ctx.run(f"SELECT count(*) FROM read_parquet('{f.as_posix()}')").fetchall()[0][0])
+                    for t in ctx.built.pop("__slice", []): ctx.drop(t)
+            man = dict(as_of=d.isoformat(), version=LISTS_VERSION, tables=list(wh.tables), rows=rows, ranges=[r[0] if r else None for r in rngs],
+                       bytes=sum(f.stat().st_size for f in tmp.glob("*/*.parquet")), build_s=round(time.perf_counter() - t0, 1))
             (tmp/"manifest.json").write_text(json.dumps(man, indent=1))
             if out.exists(): shutil.rmtree(out)
             tmp.rename(out)
@@ -489,11 +516,13 @@ def _prepared_scope(wh, clinic_id, as_of, folder) -> ClinicScope:
     "A `ClinicScope` of `clinic_id` read from the prepared slice in `folder` (`UnknownClinic` if the warehouse has no such clinic)."
     known = wh.has("clinics") and wh.con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchall()[0][0]
     if not known: raise UnknownClinic(f"unknown clinic '{clinic_id}' (not in the clinics table of {wh.path})")
+    import bisect, json
+    firsts = json.loads((folder/"manifest.json").read_text())["ranges"]   # the first clinic id of each range, in order
+    b = max(0, bisect.bisect_right(firsts, clinic_id) - 1) if firsts != [None] else 0
     con = wh.con.cursor()
     for f, t in _PREPARED.items():
-        if (folder/f"{f}.parquet").exists():
-            con.execute(f"CREATE TEMP TABLE {t} AS SELECT * EXCLUDE (_clinic) FROM read_parquet('{(folder/f'{f}.parquet').as_posix()}') "
-                        f"WHERE _clinic = ?", [clinic_id])
+        if (p := folder/f/f"{b:03d}.parquet").exists():   # the clinic's range: one file per table
+            con.execute(f"CREATE TEMP TABLE {t} AS SELECT * EXCLUDE (_clinic) FROM read_parquet('{p.as_posix()}') WHERE _clinic = ?", [clinic_id])
     return ClinicScope(wh, clinic_id, as_of, con, list(wh.tables), wh.path, prepared=True)
 
 # %% ../nbs/14_lists.ipynb #5a795436
