@@ -302,20 +302,21 @@ def _service_cols(sc, ctx) -> str:
         out += [f"x.{s}_last", f"{elig} AS {s}_eligible", f"({elig} AND NOT {done}) AS {s}_due"]
     return ", ".join(out)
 
-def _last_sql(sc) -> str:
-    "SQL of the last date of each preventive service (or vaccine) per person up to `as_of`."
-    parts = []
+def _last_sql(sc, only=None) -> str:
+    "SQL of the last date of each preventive service (or vaccine) per person up to `as_of` (of the persons in table `only`, if given)."
+    parts, inp = [], f" AND person_id IN (SELECT person_id FROM {only})" if only else ""
     for s, (ind_id, table) in SERVICES.items():
         n = get_indicator(ind_id)["numerator"]
         col, key = ("vac_date", f"vaccine = '{n['vaccine']}'") if table == "vaccinations" else ("service_date", f"service = '{n['service']}'")
-        if sc.has(table): parts.append(f"SELECT person_id, '{s}' AS s, {col} AS d FROM {table} WHERE {key} AND {col} <= {_d(sc.as_of)}")
+        if sc.has(table): parts.append(f"SELECT person_id, '{s}' AS s, {col} AS d FROM {table} WHERE {key} AND {col} <= {_d(sc.as_of)}{inp}")
     u = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR person_id, NULL::VARCHAR s, NULL::DATE d WHERE FALSE"
     return f"SELECT person_id, {', '.join(f'max(d) FILTER (WHERE s = {s!r}) AS {s}_last' for s in SERVICES)} FROM ({u}) GROUP BY 1"
 
 # %% ../nbs/14_lists.ipynb #cadc2a96
-def _use_sql(sc, ctx) -> str:
-    "SQL of the outpatient visits (not ED), ED visits and admissions per person in the 12 months to `as_of`."
+def _use_sql(sc, ctx, only=None) -> str:
+    "SQL of the outpatient visits (not ED), ED visits and admissions per person in the 12 months to `as_of` (of the persons in table `only`, if given)."
     win, ed = f"BETWEEN {_d(sc.as_of - timedelta(days=364))} AND {_d(sc.as_of)}", in_concept("case_type", "ed_visit", defs=ctx.defs)
+    if only: win += f" AND person_id IN (SELECT person_id FROM {only})"
     v = (f"SELECT person_id, count(*) FILTER (WHERE NOT {ed}) AS nv, count(*) FILTER (WHERE {ed}) AS ne, 0 AS na FROM visits "
          f"WHERE visit_date {win} GROUP BY 1") if sc.has("visits") else "SELECT NULL::VARCHAR person_id, 0 nv, 0 ne, 0 na WHERE FALSE"
     a = f"SELECT person_id, 0, 0, count(*) FROM admissions WHERE in_date {win} GROUP BY 1" if sc.has("admissions") else \
@@ -446,8 +447,8 @@ def _slice_sql(wh, ctx, nat, d, y0, rng) -> list:
     ctx.run(f"CREATE TEMP TABLE {X} AS SELECT * FROM (SELECT person_id, program, 'eligible' AS kind FROM ({_eligible_sql(ctx)}) "
             f"UNION ALL SELECT person_id, program, 'enrolled' FROM ({_enrolled_sql(ctx)})) WHERE person_id IN (SELECT person_id FROM {P})")
     ctx.run(f"CREATE TEMP TABLE {H} AS SELECT m.person_id, {_cond_sql(ctx)}, {_service_cols(nat, ctx)}, u.visits_12m, "
-            f"u.ed_visits_12m, u.admissions_12m FROM {M} m LEFT JOIN ({_last_sql(nat)}) x USING (person_id) "
-            f"LEFT JOIN ({_use_sql(nat, ctx)}) u USING (person_id)")
+            f"u.ed_visits_12m, u.admissions_12m FROM {M} m LEFT JOIN ({_last_sql(nat, M)}) x USING (person_id) "
+            f"LEFT JOIN ({_use_sql(nat, ctx, M)}) u USING (person_id)")   # (per-person sums of the range's members only)
     SM = f"(SELECT clinic_id, person_id FROM {S} WHERE member)"
     q = {"scope": f"SELECT clinic_id AS _clinic, person_id, member, visits_here_12m, last_visit_here FROM {S} ORDER BY 1, 2",
          "sets": f"SELECT s.clinic_id AS _clinic, x.* FROM {X} x JOIN {S} s USING (person_id) ORDER BY 1, 2, 3, 4",
