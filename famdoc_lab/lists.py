@@ -109,13 +109,16 @@ class UnknownClinic(UserError, KeyError):
 
 _LAZY = ("orders", "enrolment")   # big and used once: temp views, not tables
 
+def _in_range(col, rng) -> str:
+    "SQL condition: `col` within clinic-id range `rng` = (first, last); TRUE when `rng` is None."
+    return "TRUE" if rng is None else "{} BETWEEN '{}' AND '{}'".format(col, *(x.replace("'", "''") for x in rng))
+
 def _scope_sql(clinic_id, as_of, y0, has, rng=None) -> str:
     """SQL of (person_id, member, visits_here_12m, last_visit_here) of the clinic's persons; `clinic_id` None: every clinic's (those with ids
     in the range `rng` = (first, last), if given), keyed (clinic_id, person_id)."""
     parts = []
     if clinic_id is None:
-        cl = "SELECT clinic_id FROM clinics" + (" WHERE clinic_id BETWEEN '{}' AND '{}'".format(*(x.replace("'", "''") for x in rng)) if rng else "")
-        k, key, w = "clinic_id, ", "clinic_id, ", lambda col: f"{col} IN ({cl})"
+        k, key, w = "clinic_id, ", "clinic_id, ", lambda col: f"{col} IN (SELECT clinic_id FROM clinics WHERE {_in_range('clinic_id', rng)})"
     else: c = clinic_id.replace("'", "''"); k, key, w = "", "", lambda col: f"{col} = '{c}'"
     if has("program_members"):
         parts.append(f"SELECT {k}person_id, TRUE AS m, 0 AS n, NULL::DATE AS lv FROM program_members WHERE {w('clinic_id')} "
@@ -140,7 +143,6 @@ class ClinicScope:
     tables: list = None
     path: Path = None
     prepared: bool = False   # the tables are a prepared slice's (`prepare_lists`): cohort results read, not built
-    engine = "duckdb"   # (a DuckDB cursor, like the warehouse's)
     def has(self, name): return name in self.tables
     def sql(self, q) -> pd.DataFrame: return self.con.execute(q).df()
     def close(self): self.con.close()
@@ -423,7 +425,7 @@ def _src(wh, t) -> str:
     "Table `t` of `wh` read with its file name and row number (the warehouse's row order)."
     return f"read_parquet('{(wh.path/t).as_posix()}/*.parquet', filename=true, file_row_number=true)"
 
-BUCKET_VISITS = 20_000_000   # 12-month visits per clinic range of a slice build: scale 1 (~120 M a year) in 6 ranges within 3 GB
+BUCKET_VISITS = 20_000_000   # 12-month visits per clinic range of a slice build: the scale-1 stand-in's 2024 in 8 ranges within 3 GB
 
 def _clinic_ranges(wh, as_of, buckets=None) -> list:
     "The slice's clinic ranges: (first, last) clinic ids of `buckets` (None: by the visits of the 12 months) runs of equal clinic counts; [None] without clinics."
@@ -437,10 +439,9 @@ def _clinic_ranges(wh, as_of, buckets=None) -> list:
     cut = [round(i * len(ids) / k) for i in range(k + 1)]
     return [(ids[a], ids[b - 1]) for a, b in zip(cut, cut[1:])] if ids else [None]
 
-def _slice_sql(wh, ctx, nat, d, y0, rng) -> list:
-    "[(file, SQL)] of the prepared slice's rows for the clinics in range `rng`; its temp tables are listed in `ctx.built['__slice']` (dropped after)."
-    S, P, M, X, H = (ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health"))
-    ctx.built["__slice"] = [S, P, M, X, H]
+def _slice_sql(wh, ctx, nat, d, y0, rng) -> tuple:
+    "(temp tables, [(file, SQL)]): the prepared slice's rows for the clinics in range `rng`, from the temp tables built here (drop them after)."
+    S, P, M, X, H = tabs = [ctx.tmp(n) for n in ("scope", "sp", "sm", "sets", "health")]
     ctx.run(f"CREATE TEMP TABLE {S} AS {_scope_sql(None, d, y0, wh.has, rng)}")
     ctx.run(f"CREATE TEMP TABLE {P} AS SELECT DISTINCT person_id FROM {S}")
     ctx.run(f"CREATE TEMP TABLE {M} AS SELECT DISTINCT person_id FROM {S} WHERE member")
@@ -461,16 +462,16 @@ def _slice_sql(wh, ctx, nat, d, y0, rng) -> list:
             f"FROM {_src(wh, 'p4p_enrolments')} e JOIN (SELECT DISTINCT person_id, program FROM {X}) USING (person_id, program) "
             f"JOIN {S} s USING (person_id) WHERE e.event_date <= {_d(d)} ORDER BY 1, e.filename, e.file_row_number")
     if wh.has("program_members"):   # keyed by its own clinic: the range's roster rows
-        inr = "" if rng is None else " AND clinic_id BETWEEN '{}' AND '{}'".format(*(x.replace("'", "''") for x in rng))
         q["program_members"] = (f"SELECT clinic_id AS _clinic, person_id, clinic_id, plan_year, start_date, end_date, case_source, "
-            f"disease_pattern FROM {_src(wh, 'program_members')} WHERE plan_year = {d.year}{inr} ORDER BY 1, filename, file_row_number")
+            f"disease_pattern FROM {_src(wh, 'program_members')} WHERE plan_year = {d.year} AND {_in_range('clinic_id', rng)} "
+            f"ORDER BY 1, filename, file_row_number")
     if wh.has("labs"):   # the latest day's results (and the latest day with a value) of each test
         q["labs"] = (f"SELECT s.clinic_id AS _clinic, l.person_id, l.test_date, l.test, l.value FROM (SELECT *, "
             f"max(test_date) OVER w AS d1, max(test_date) FILTER (WHERE value IS NOT NULL) OVER w AS d2 FROM {_src(wh, 'labs')} "
             f"WHERE test IN ({', '.join(map(repr, _LAB_TESTS))}) AND test_date <= {_d(d)} AND person_id IN (SELECT person_id FROM {M}) "
             f"WINDOW w AS (PARTITION BY person_id, test)) l JOIN {SM} s USING (person_id) "
             f"WHERE l.test_date = l.d1 OR l.test_date = l.d2 ORDER BY 1, l.filename, l.file_row_number")
-    return list(q.items())
+    return tabs, list(q.items())
 
 def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
                   as_of="2024-12-31",  # the lists' date
@@ -493,11 +494,12 @@ def prepare_lists(wh,                  # a `Warehouse` or a warehouse folder
                 nat = ClinicScope(wh, None, d, wh.con, list(wh.tables))   # the whole warehouse in the role of a scope
                 rngs = _clinic_ranges(wh, d, buckets)
                 for b, rng in enumerate(rngs):   # one clinic range at a time: its persons' rows within the memory limit
-                    for name, sql in _slice_sql(wh, ctx, nat, d, y0, rng):
+                    tabs, q = _slice_sql(wh, ctx, nat, d, y0, rng)
+                    for name, sql in q:
                         (tmp/name).mkdir(exist_ok=True); f = tmp/name/f"{b:03d}.parquet"
                         ctx.run(f"COPY ({sql}) TO '{f.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group)})")
                         rows[name] = rows.get(name, 0) + int(ctx.run(f"SELECT count(*) FROM read_parquet('{f.as_posix()}')").fetchall()[0][0])
-                    for t in ctx.built.pop("__slice", []): ctx.drop(t)
+                    for t in tabs: ctx.drop(t)
             man = dict(as_of=d.isoformat(), version=LISTS_VERSION, tables=list(wh.tables), rows=rows, ranges=[r[0] if r else None for r in rngs],
                        bytes=sum(f.stat().st_size for f in tmp.glob("*/*.parquet")), build_s=round(time.perf_counter() - t0, 1))
             (tmp/"manifest.json").write_text(json.dumps(man, indent=1))
