@@ -17,8 +17,8 @@ from .valuesets import in_concept, any_in_concept, codes
 __all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'INDICATOR_DEFS', 'FACTS_VERSION', 'RULES', 'MEMO', 'Period', 'parse_period',
            'subperiods', 'window', 'write_rows', 'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts',
            'load_cohorts', 'load_yaml', 'register', 'get', 'cohort_ids', 'defs_hash', 'facts_dir', 'open_facts',
-           'Context', 'vev_spec', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql', 'person_hosp',
-           'attribution', 'build_cohort']
+           'Context', 'vev_spec', 'person_pred', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql',
+           'person_hosp', 'attribution', 'build_cohort']
 
 # %% ../nbs/11_cohorts.ipynb #63fe21de
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def cohort_ids() -> list: "Ids of the registered cohorts."; return [c["id"] for 
 
 # %% ../nbs/11_cohorts.ipynb #310c2c20
 INDICATOR_DEFS = ("indicators.yaml", "cohorts.yaml", "valuesets.csv", "drugs.csv", "p4p_codes.csv")
-FACTS_VERSION = 2   # bump when the facts tables change shape or meaning (2: one file per year)
+FACTS_VERSION = 3   # bump when the facts tables change shape or meaning (2: one file per year; 3: the attribution carries sex and birth year)
 
 def defs_hash(defs=None) -> str:
     "sha256 (16 hex) of the definition files the cohorts and indicators are computed from (`INDICATOR_DEFS` of `defs` or the package's)."
@@ -258,11 +258,14 @@ def _r_roster(r, ctx):
     if not ctx.has("program_members"): return _NONE
     return f"SELECT person_id, min(start_date) AS index_date FROM program_members WHERE {_roster_active(ctx)} GROUP BY 1"
 
-def _r_age(r, ctx):
-    lo, hi, y = r.get("min", 0), r.get("max", 200), ctx.p.end.year
-    return f"SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons WHERE {y} - birth_year BETWEEN {lo} AND {hi}"
+def person_pred(r, ctx) -> str|None:
+    "The condition on a person's `sex` and `birth_year` columns of an age or sex rule `r` (None for other kinds): persons, or any table carrying them."
+    if r["kind"] == "age": return f"{ctx.p.end.year} - birth_year BETWEEN {r.get('min', 0)} AND {r.get('max', 200)}"
+    if r["kind"] == "sex": return f"sex = '{r['value']}'"
+    return None
 
-def _r_sex(r, ctx): return f"SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons WHERE sex = '{r['value']}'"
+def _r_age(r, ctx): return f"SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons WHERE {person_pred(r, ctx)}"
+def _r_sex(r, ctx): return f"SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons WHERE {person_pred(r, ctx)}"
 
 def _r_alive(r, ctx):
     dead = f" AND person_id NOT IN (SELECT person_id FROM deaths WHERE death_date < {_d(ctx.p.start)})" if ctx.has("deaths") else ""
@@ -477,11 +480,12 @@ def _fyear_period(ctx) -> int|None:
     return p.end.year if ok and p.end.year in ctx.facts["specs"].get("attr", []) else None
 
 def attribution(ctx) -> str:
-    "Temp table (person_id, member, clinic_id, group_id, region_id) attributing persons for `ctx`'s period."
+    """Temp table (person_id, member, clinic_id, group_id, region_id, sex, birth_year) attributing persons for `ctx`'s period (with the two
+    demographics the indicators' age and sex rules test: a flag on these rows, no join of persons)."""
     if "__attr" in ctx.built: return ctx.built["__attr"]
     if (y := _fyear_period(ctx)) is not None:   # the facts: the attribution of each calendar year, made by the code below
         t = ctx.tmp("attr")
-        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, member, clinic_id, group_id, region_id FROM {_fx(ctx, 'attr_py')} WHERE year = {y}")
+        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, member, clinic_id, group_id, region_id, sex, birth_year FROM {_fx(ctx, 'attr_py')} WHERE year = {y}")
         ctx.built["__attr"] = t
         return t
     t, a, b = ctx.tmp("attr"), *window(ctx.p, "year")
@@ -495,7 +499,7 @@ def attribution(ctx) -> str:
     ctx.run(f"""CREATE TEMP TABLE {t} AS
         WITH m AS ({mem}), v AS ({vis})
         SELECT p.person_id, m.person_id IS NOT NULL AS member, coalesce(m.clinic_id, v.clinic_id) AS clinic_id,
-               coalesce(m.group_id, c.group_id) AS group_id, coalesce(c.region_id, p.region_id)::BIGINT AS region_id
+               coalesce(m.group_id, c.group_id) AS group_id, coalesce(c.region_id, p.region_id)::BIGINT AS region_id, p.sex, p.birth_year
         FROM persons p LEFT JOIN m USING (person_id) LEFT JOIN v USING (person_id)
         LEFT JOIN {cl} c ON c.clinic_id = coalesce(m.clinic_id, v.clinic_id)""")
     ctx.built["__attr"] = t

@@ -99,7 +99,7 @@ def _attr_sql(ctx, year) -> str:
     "person × year: the attribution of calendar year `year` and its continuity shares, by the raw-path code itself."
     a = attribution(ctx)
     sh = {o: _visit_share_sql({"own": o}, ctx, "year", "persons") for o in ("clinic", "group")}
-    return (f"SELECT a.person_id, {int(year)} AS year, a.member, a.clinic_id, a.group_id, a.region_id, coalesce(c.den, 0)::DOUBLE AS pc_all, "
+    return (f"SELECT a.person_id, {int(year)} AS year, a.member, a.clinic_id, a.group_id, a.region_id, a.sex, a.birth_year, coalesce(c.den, 0)::DOUBLE AS pc_all, "
             f"coalesce(c.num, 0)::DOUBLE AS pc_clinic, coalesce(g.num, 0)::DOUBLE AS pc_group FROM {a} a "
             f"LEFT JOIN ({sh['clinic']}) c USING (person_id) LEFT JOIN ({sh['group']}) g USING (person_id)")
 

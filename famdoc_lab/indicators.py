@@ -12,7 +12,7 @@ from .schema import DEFS, LAB_TESTS, PREVENTIVE, VACCINES
 from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
-                                attribution, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
+                                attribution, person_pred, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
                                 load_yaml, code_lists, in_list, person_hosp, _fyears, _fcol, _fx, _fsum, _fyear_period, vev_spec,
                                 write_rows, _tiny_warehouse)
 from .warehouse import open_warehouse
@@ -149,13 +149,13 @@ def _set_sql(n, ctx, win, den=None) -> str:
     raise ValueError(f"not a set numerator: {k}")
 
 def _service_sql(n, ctx, w) -> str:
-    "Persons with preventive `service` within the window (per age band when `by_age` is given)."
+    """Persons with preventive `service` within the window; with `by_age`, the window of each person's age band (one join of persons for all
+    bands). Without bands no age is tested: the denominator's eligibility carries the ages (no join of the 23 M persons per service)."""
     if not ctx.has("preventive"): return "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
-    bands = n.get("by_age") or [[0, 200, n.get("window", w)]]
+    if not n.get("by_age"): return f"SELECT person_id FROM preventive WHERE service = '{n['service']}' AND {_between(ctx, {'window': w}, 'service_date')}"
     y = ctx.p.end.year
-    return " UNION ALL ".join(
-        f"SELECT person_id FROM preventive JOIN persons USING (person_id) WHERE service = '{n['service']}' "
-        f"AND {y} - birth_year BETWEEN {lo} AND {hi} AND {_between(ctx, {'window': bw}, 'service_date')}" for lo, hi, bw in bands)
+    return (f"SELECT person_id FROM preventive JOIN persons USING (person_id) WHERE service = '{n['service']}' AND ("
+            + " OR ".join(f"({y} - birth_year BETWEEN {lo} AND {hi} AND {_between(ctx, {'window': bw}, 'service_date')})" for lo, hi, bw in n["by_age"]) + ")")
 
 # %% ../nbs/12_indicators.ipynb #c794cb6f
 def _value_sql(n, ctx, win, den) -> str:
@@ -243,8 +243,8 @@ def _vcae(n, ctx, win, den) -> str:
             f"FROM ({u}) GROUP BY 1" if conds else f"CREATE TEMP TABLE {fl} AS SELECT NULL::VARCHAR AS person_id WHERE FALSE")
     ctx.run(f"CREATE TEMP TABLE {pt} AS SELECT person_id, sum(s) AS s FROM (SELECT person_id, s FROM {vpts} UNION ALL "
             f"SELECT person_id, s FROM {pts('admissions', 'in_date')}) GROUP BY 1")
-    ctx.run(f"CREATE TEMP TABLE {ba} AS SELECT p.person_id, p.sex, least(85, ({y} - p.birth_year) // 5 * 5) AS age_band, att.member "
-            f"FROM persons p JOIN {attribution(ctx)} att USING (person_id) WHERE p.person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))")
+    ctx.run(f"CREATE TEMP TABLE {ba} AS SELECT person_id, sex, least(85, ({y} - birth_year) // 5 * 5) AS age_band, member "
+            f"FROM {attribution(ctx)} WHERE person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))")   # (every person: its sex and birth year)
     ctx.run(f"CREATE TEMP TABLE {vc} AS SELECT b.person_id, b.sex, b.age_band, {''.join(f'coalesce(f.{k}, 0) AS {k}, ' for k, _ in conds)}"
             f"coalesce(t.s, 0) AS points, b.member, b.person_id IN (SELECT person_id FROM {den}) AS in_den "
             f"FROM {ba} b LEFT JOIN {fl} f USING (person_id) LEFT JOIN {pt} t USING (person_id)")
@@ -318,11 +318,11 @@ def _rollup(ind, ctx, level) -> dict:
     return _rollups([ind], ctx, level)[ind["id"]]
 
 def _base(ctx, cid, keep=True) -> str:
-    "Temp table: cohort `cid` with each person's clinic, group and region, once per context (not `keep`: the SQL, nothing stored)."
+    "Temp table: cohort `cid` with each person's clinic, group, region, sex and birth year, once per context (not `keep`: the SQL, nothing stored)."
     key = "__base " + cid
     if key in ctx.built: return ctx.built[key]
-    sql = (f"SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, a.region_id::VARCHAR AS region_id "
-           f"FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id)")
+    sql = (f"SELECT c.person_id, a.clinic_id::VARCHAR AS clinic_id, a.group_id::VARCHAR AS group_id, a.region_id::VARCHAR AS region_id, "
+           f"a.sex, a.birth_year FROM {_build(ctx, cid)[0]} c LEFT JOIN {attribution(ctx)} a USING (person_id)")
     if not keep: return f"({sql})"
     ctx.built[key] = t = ctx.tmp("base")
     ctx.run(f"CREATE TEMP TABLE {t} AS {sql}")
@@ -366,10 +366,9 @@ def _rollups(inds, ctx, level) -> dict:
                 v = f"v{ys[0]}_{ys[1]}"; joins.append(f"LEFT JOIN ({_fsum(ctx, 'visits_py', ys, [('sum', c, f'e{j}') for c, j in cs])}) {v} ON {v}.person_id = b.person_id")
             bt = _base(ctx, cid, keep=len(g) > CHUNK)   # a cohort read by one statement only: its base is a subquery, not a table
             base = bt if not flags else f"(SELECT *, {', '.join(flags)} FROM {bt} b)"
-            sets = ", ".join([*(f"(b.{k})" for k in keys), "()"])
-            df = ctx.run(f"SELECT {', '.join(f'grouping(b.{k}) AS g_{k}, b.{k} AS {k}' for k in keys)}, {', '.join(aggs)} FROM {base} b "
-                         f"{' '.join(joins)} GROUP BY GROUPING SETS ({sets})").df()
-            for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, keys, _unit_meta(ctx, lv)) for lv in lvs}
+            df = ctx.run(f"SELECT {''.join(f'b.{k} AS {k}, ' for k in keys)}{', '.join(aggs)} FROM {base} b "   # the finest cells only:
+                         f"{' '.join(joins)}{' GROUP BY ' + ', '.join(f'b.{k}' for k in keys) if keys else ''}").df()   # the levels are their sums
+            for j, ind in enumerate(chunk): out[ind["id"]] = {lv: _unit_rows(df, j, lv, _unit_meta(ctx, lv)) for lv in lvs}
         for k in ["__base " + cid, *("__den " + repr(i["denominator"]) for i in g)]:   # this cohort's last use: memory back
             if ctx.built.get(k) != _build(ctx, cid)[0]: ctx.forget(k)   # (not the cohort itself: other cohorts and indicators read it)
             else: ctx.built.pop(k)
@@ -384,12 +383,23 @@ def _inline(ind, ctx, cid) -> tuple|None:
     win = ind.get("window", "year")
     if k == "visit_share" and not (ctx.has("visits") and (y := _fyear_period(ctx)) is not None and window(ctx.p, n.get("window", win)) == window(ctx.p, "year")):
         return None   # not the attribution year's facts: the person-level join
-    den = _den_table(ind, ctx)   # den ⊆ the cohort: its own table when there are no eligibility rules
-    d = "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
+    d = _den_flag(ind, ctx, cid)
     if k == "size": return d, None
     if k == "events": return d, _events_sql(n, ctx, n.get("window", win), split=True)
     if k == "visit_share": return d, f"SELECT person_id, pc_clinic, pc_group, pc_all FROM {_fx(ctx, 'attr_py')} WHERE year = {y} AND pc_all > 0"
+    den = _den_table(ind, ctx) if n["kind"] == "controlled" else None   # (only `controlled` reads it: other sets need no table of the denominator)
     return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
+
+def _den_flag(ind, ctx, cid) -> str:
+    """SQL flag on the rows `b` of cohort `cid`'s base (`cid`: `ind`'s denominator cohort): the person is in `ind`'s denominator. Eligibility rules
+    of age and sex test the base's own columns — no table of the denominator, no join (six of the suite's denominators);
+    any other rule: membership of the denominator table."""
+    dn = ind["denominator"]
+    rules = [r for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]
+    if rules and all(person_pred(r, ctx) for r in rules):   # (coalesce: a missing birth year is out of an age rule and in its exclusion, as with the table)
+        return " AND ".join(f"{'NOT ' if r.get('exclude') else ''}coalesce({person_pred(r, ctx)}, FALSE)" for r in rules)
+    den = _den_table(ind, ctx)   # den ⊆ the cohort: its own table when there are no eligibility rules
+    return "TRUE" if den == _build(ctx, cid)[0] else f"coalesce(b.person_id IN (SELECT person_id FROM {den}), FALSE)"
 
 def _unit_meta(ctx, lv) -> pd.DataFrame:
     "Per unit of level `lv`: its region and parent (the commonest among the persons attributed to it), once per context."
@@ -403,18 +413,20 @@ def _unit_meta(ctx, lv) -> pd.DataFrame:
                                  f"{f'WHERE {col} IS NOT NULL GROUP BY 1' if col else ''}").df().set_index("unit_id")
     return ctx.built[key]
 
-def _unit_rows(df, j, lv, keys, meta) -> pd.DataFrame:
-    "The roll-up rows of level `lv` for indicator `j` of a grouping-sets result `df` (units with persons, sorted; nation always); `meta`: region and parent per unit."
+def _unit_rows(df, j, lv, meta) -> pd.DataFrame:
+    """The roll-up rows of level `lv` for indicator `j`, summed from `df`'s cells (one per combination of the levels' unit ids: every sum is
+    additive, so one engine aggregation replaces grouping sets — three hash aggregations of the cohort's rows: 24.8 s instead of 32.8 s of
+    roll-ups at scale 1, the two forms timed side by side);
+    units with persons, sorted; nation always; `meta`: region and parent per unit."""
     col, parent = LEVELS[lv]
-    sel = np.logical_and.reduce([df[f"g_{k}"] == (0 if k == col else 1) for k in keys]) if keys else np.ones(len(df), bool)
-    d = df[sel & (df[col].notna() & (df[f"n{j}"] > 0) if col else sel)]
-    r = pd.DataFrame({"unit_id": d[col].astype(str) if col else "nation", "num": d[f"num{j}"].astype(float), "den": d[f"den{j}"].astype(float),
-                      "sq": d[f"sq{j}"].astype(float), "n": d[f"n{j}"].astype("int64")})
+    v = df[[f"num{j}", f"den{j}", f"sq{j}", f"n{j}"]].set_axis(["num", "den", "sq", "n"], axis=1).astype({"num": float, "den": float, "sq": float, "n": "int64"})
+    if col:
+        r = v.groupby(df[col].to_numpy(), dropna=True, sort=True).sum(skipna=False)   # NaN stays NaN, as in SQL's sum
+        r = r[r.n > 0].rename_axis("unit_id").reset_index().astype({"unit_id": str})
+    else: r = pd.DataFrame({"unit_id": ["nation"], **{c: [v[c].sum(skipna=False)] for c in v}}).astype(v.dtypes.to_dict())
     r["region"] = r.unit_id.map(meta.region) if len(meta) else None
     r["parent"] = r.unit_id.map(meta.parent) if parent else None
-    if col is None and not len(r):   # an engine may give no grand-total row for an empty input
-        r = pd.DataFrame({"unit_id": ["nation"], "num": [0.0], "den": [0.0], "sq": [0.0], "n": [0], "region": [None], "parent": [None]})
-    return r.sort_values("unit_id").reset_index(drop=True) if col else r.reset_index(drop=True)
+    return r
 
 # %% ../nbs/12_indicators.ipynb #32b763d4
 Z95, Z998 = stats.norm.ppf(0.975), stats.norm.ppf(0.999)
