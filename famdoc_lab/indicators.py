@@ -136,9 +136,7 @@ def _set_sql(n, ctx, win, den=None) -> str:
     if k == "orders": return _orders_min(n, ctx, w)
     if k == "all_of": return " INTERSECT ".join(f"({_set_sql(p, ctx, w, den)})" for p in n["parts"])
     if k == "controlled" and den:   # each condition: not in its cohort, or its latest values in target — tested on the denominator only
-        return (f"SELECT person_id FROM {den} WHERE "   # (every person of a warehouse table is in persons: ingest checks the reference)
-                + " AND ".join(f"(person_id NOT IN (SELECT person_id FROM {_build(ctx, c['cohort'])[0]}) OR person_id IN ({_latest_ok(c['all'], ctx, w)}))"
-                               for c in n["conditions"]))
+        return f"SELECT person_id FROM {den} WHERE person_id NOT IN ({_uncontrolled_sql(n, ctx, w)})"
     if k == "controlled":
         return " INTERSECT ".join(f"(SELECT person_id FROM persons WHERE person_id NOT IN (SELECT person_id FROM {_build(ctx, c['cohort'])[0]}) "
                                   f"UNION ALL ({_latest_ok(c['all'], ctx, w)}))" for c in n["conditions"])
@@ -147,6 +145,13 @@ def _set_sql(n, ctx, win, den=None) -> str:
                if ctx.has("vaccinations") else "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
     if k == "service": return _service_sql(n, ctx, w)
     raise ValueError(f"not a set numerator: {k}")
+
+def _uncontrolled_sql(n, ctx, w) -> str:
+    """Persons failing `controlled` numerator `n`: in some condition's cohort without its latest values in target. "Each condition: not in its
+    cohort or in target" is "in none of these sets" — ONE anti-join of the denominator instead of two semi-joins per condition of all its rows
+    (the sets are small: a cohort less its controlled persons). No NULL ids: NOT IN stays two-valued."""
+    return " UNION ALL ".join(f"SELECT person_id FROM {_build(ctx, c['cohort'])[0]} WHERE person_id NOT IN "
+                              f"(SELECT person_id FROM ({_latest_ok(c['all'], ctx, w)}) WHERE person_id IS NOT NULL)" for c in n["conditions"])
 
 def _service_sql(n, ctx, w) -> str:
     """Persons with preventive `service` within the window; with `by_age`, the window of each person's age band (one join of persons for all
@@ -387,8 +392,8 @@ def _inline(ind, ctx, cid) -> tuple|None:
     if k == "size": return d, None
     if k == "events": return d, _events_sql(n, ctx, n.get("window", win), split=True)
     if k == "visit_share": return d, f"SELECT person_id, pc_clinic, pc_group, pc_all FROM {_fx(ctx, 'attr_py')} WHERE year = {y} AND pc_all > 0"
-    den = _den_table(ind, ctx) if n["kind"] == "controlled" else None   # (only `controlled` reads it: other sets need no table of the denominator)
-    return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win, den)}) WHERE person_id IS NOT NULL), FALSE)"
+    if k == "controlled": return d, f"b.person_id NOT IN ({_uncontrolled_sql(n, ctx, n.get('window', win))})"   # (b's ids and the set's: never NULL)
+    return d, f"coalesce(b.person_id IN (SELECT person_id FROM ({_set_sql(n, ctx, win)}) WHERE person_id IS NOT NULL), FALSE)"
 
 def _den_flag(ind, ctx, cid) -> str:
     """SQL flag on the rows `b` of cohort `cid`'s base (`cid`: `ind`'s denominator cohort): the person is in `ind`'s denominator. Eligibility rules
