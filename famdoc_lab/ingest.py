@@ -168,9 +168,9 @@ def _set_key(con, key: bytes):
     con.execute("SET VARIABLE hmac_opad = unhex(?)", [bytes(b ^ 0x5c for b in k).hex()])
 
 def _hmac_sql(x) -> str:
-    "SQL: HMAC-SHA256 of the UTF-8 bytes of string `x` under the connection's key, as 16 hex characters."
+    "SQL: HMAC-SHA256 of the UTF-8 bytes of string `x` under the connection's key, its first 9 bytes as 12 URL-safe base64 characters."
     inner = f"unhex(sha256(getvariable('hmac_ipad') || encode({x})))"
-    return f"left(sha256(getvariable('hmac_opad') || {inner}), 16)"
+    return f"translate(to_base64(unhex(left(sha256(getvariable('hmac_opad') || {inner}), 18))), '+/', '-_')"
 
 def pseudonymise(values, key: bytes) -> list:
     "The pseudonyms `ingest` gives the ids in `values` (None stays None)."
@@ -737,6 +737,7 @@ def ingest(src, warehouse, key_file=None, encoding="auto", progress=True, facts=
     key = load_key(key_file or get_settings().key_file)
     checked = [(p, s, *check_file(p, s, encoding or "auto")) for p, s in found]   # fatal errors before anything is written
     wh = Path(warehouse).resolve()
+    _check_scheme(wh)
     stage, notes = _Stage(wh, key), [f"not recognised, skipped: {n}" for n in other]
     try:
         files = [_File(p, s, enc, cols, _transcode(p, enc, stage.dir/"_utf8")) for p, s, enc, cols in checked]
@@ -754,6 +755,17 @@ def ingest(src, warehouse, key_file=None, encoding="auto", progress=True, facts=
         except Exception as e: notes.append(f"person-year facts not built ({type(e).__name__}: {e}); the indicators will read the raw tables")
     summary.attrs["notes"] = notes
     return summary
+
+# %% ../nbs/05_ingest.ipynb #ce262016
+def _check_scheme(wh):
+    "`UserError` if warehouse `wh` holds person ids of the earlier pseudonym scheme (16 hex characters): new rows' ids would not join them."
+    for t in sorted(p for p in wh.glob("*") if p.is_dir() and not p.name.startswith((".", "derived")) and any(p.glob("*.parquet"))):
+        f = sorted(t.glob("*.parquet"))[0]
+        if "person_id" not in pq.read_schema(f).names: continue
+        v = duckdb.sql(f"SELECT person_id FROM read_parquet('{f.as_posix()}') WHERE person_id IS NOT NULL LIMIT 1").fetchall()
+        if v and len(v[0][0]) == 16 and all(c in "0123456789abcdef" for c in v[0][0]):
+            raise UserError(f"{t}: person ids of the earlier pseudonym scheme (16 hex characters); ingest all sources into a new warehouse "
+                            "folder (today's 12-character ids would not join them)")
 
 # %% ../nbs/05_ingest.ipynb #7fa7d9d5
 def _load(stage, wh, files, notes) -> pd.DataFrame:
