@@ -386,7 +386,9 @@ def _latest_lab(test, ctx, r) -> str:
 
 def _r_lab(r, ctx):
     if not ctx.has("labs", "persons"): return _NONE
-    return (f"SELECT person_id, d AS index_date FROM ({_latest_lab(r['test'], ctx, r)}) JOIN persons USING (person_id) "
+    if not isinstance(r["value"], dict):   # one threshold: no join of persons (every person of labs is in persons: ingest checks the reference)
+        return f"SELECT person_id, d AS index_date FROM ({_latest_lab(r['test'], ctx, r)}) WHERE {_cmp('v', r)}"
+    return (f"SELECT person_id, d AS index_date FROM ({_latest_lab(r['test'], ctx, r)}) JOIN persons USING (person_id) "   # per sex: its sex
             f"WHERE {_cmp('v', r)}")
 
 # %% ../nbs/11_cohorts.ipynb #49700e06
@@ -451,8 +453,12 @@ def _build(ctx, cid) -> tuple:
     for r in inc:
         n0 = rows[-1][3]
         prev, t = t, ctx.tmp(cid)  # a new temp table per rule, not DELETE: portable to engines without mutable temp tables
-        ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
-                f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
+        if prev.startswith("(") and (pp := person_pred(r, ctx)):   # everyone, cut by age or sex: a filter of persons, not a join of them with themselves
+            ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {_d(ctx.p.start)} AS index_date FROM persons WHERE person_id IS NOT NULL "
+                    f"AND {'NOT ' if r.get('exclude') else ''}coalesce({pp}, FALSE)")
+        else:
+            ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
+                    f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
         n1 = ctx.n(t); rows.append((_label(r), n0, n0 - n1, n1))
         if not prev.startswith("("): ctx.drop(prev)   # the step before is never read again: at national scale each step is a person-wide table
     ctx.building.discard(cid)
