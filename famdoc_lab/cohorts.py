@@ -17,8 +17,8 @@ from .valuesets import in_concept, any_in_concept, codes
 __all__ = ['RULE_KEYS', 'OPS', 'COHORTS', 'INDICATOR_DEFS', 'FACTS_VERSION', 'RULES', 'MEMO', 'Period', 'parse_period',
            'subperiods', 'window', 'write_rows', 'UnknownCohort', 'UnknownIndicator', 'Registry', 'validate_cohorts',
            'load_cohorts', 'load_yaml', 'register', 'get', 'cohort_ids', 'defs_hash', 'facts_dir', 'open_facts',
-           'Context', 'vev_spec', 'person_pred', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'rule_sql',
-           'person_hosp', 'attribution', 'build_cohort']
+           'Context', 'vev_spec', 'person_pred', 'dx_specs', 'code_lists', 'in_list', 'dx_facts', 'member_sql',
+           'rule_sql', 'person_hosp', 'attribution', 'build_cohort']
 
 # %% ../nbs/11_cohorts.ipynb #63fe21de
 @dataclass(frozen=True)
@@ -409,6 +409,11 @@ def _r_p4p(r, ctx):
 def _r_cohort(r, ctx): return f"SELECT person_id, index_date FROM {_build(ctx, r['id'])[0]}"
 
 # %% ../nbs/11_cohorts.ipynb #57e1c793
+def member_sql(r, ctx) -> str:
+    "SQL of the ids of the persons matching rule `r`, repeats allowed — for a membership test: `any_of` is then a union, no grouping by person."
+    if r["kind"] == "any_of": return " UNION ALL ".join(f"SELECT person_id FROM ({member_sql(s, ctx)})" for s in r["rules"])
+    return f"SELECT person_id FROM ({rule_sql(r, ctx)})"
+
 def _r_any_of(r, ctx):
     u = " UNION ALL ".join(f"SELECT person_id, index_date FROM ({rule_sql(s, ctx)})" for s in r["rules"])
     return f"SELECT person_id, min(index_date) AS index_date FROM ({u}) GROUP BY 1"
@@ -458,7 +463,7 @@ def _build(ctx, cid) -> tuple:
                     f"AND {'NOT ' if r.get('exclude') else ''}coalesce({pp}, FALSE)")
         else:
             ctx.run(f"CREATE TEMP TABLE {t} AS SELECT * FROM {prev} WHERE person_id {'NOT ' if r.get('exclude') else ''}IN "
-                    f"(SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
+                    f"(SELECT person_id FROM ({member_sql(r, ctx)}) WHERE person_id IS NOT NULL)")
         n1 = ctx.n(t); rows.append((_label(r), n0, n0 - n1, n1))
         if not prev.startswith("("): ctx.drop(prev)   # the step before is never read again: at national scale each step is a person-wide table
     ctx.building.discard(cid)

@@ -12,7 +12,7 @@ from .schema import DEFS, LAB_TESTS, PREVENTIVE, VACCINES
 from .config import get_settings
 from .valuesets import in_concept, any_in_concept
 from .cohorts import (Registry, UnknownIndicator, Context, RULE_KEYS, OPS, COHORTS, _build, _d, _between,
-                                attribution, person_pred, rule_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
+                                attribution, person_pred, rule_sql, member_sql, window, subperiods, parse_period, _rule_errors, _latest_lab,
                                 load_yaml, code_lists, in_list, person_hosp, _fyears, _fcol, _fx, _fsum, _fyear_period, vev_spec,
                                 write_rows, _tiny_warehouse)
 from .warehouse import open_warehouse
@@ -71,6 +71,10 @@ def _latest_ok(conds, ctx, win) -> str:
         src, x = f"({_latest_lab(c['test'], ctx, {'window': win})})", c["value"]
         if isinstance(x, dict): return f"SELECT person_id FROM {src} JOIN persons USING (person_id) WHERE " + " OR ".join(f"(sex = '{s}' AND v {c['op']} {v})" for s, v in x.items())
         return f"SELECT person_id FROM {src} WHERE v {c['op']} {x}"
+    if len(conds) > 1 and not any(isinstance(c["value"], dict) for c in conds):   # e.g. SBP and DBP: ONE join of the latest values (one row per
+        return (f"SELECT l0.person_id FROM " + " JOIN ".join(   # person each) instead of a set intersection (a hash of each side, then distinct)
+            f"({_latest_lab(c['test'], ctx, {'window': win})}) l{i}" + (" USING (person_id)" if i else "") for i, c in enumerate(conds))
+            + " WHERE " + " AND ".join(f"l{i}.v {c['op']} {c['value']}" for i, c in enumerate(conds)))
     return " INTERSECT ".join(part(c) for c in conds)
 
 def _orders_specs(extra=()) -> list:
@@ -222,7 +226,7 @@ def _den_table(ind, ctx) -> str:
     dn = ind["denominator"]; key = "__den " + repr(dn)
     if key in ctx.built: return ctx.built[key]
     base = _build(ctx, dn["cohort"])[0]
-    conds = [f"person_id {'NOT ' if r.get('exclude') else ''}IN (SELECT person_id FROM ({rule_sql(r, ctx)}) WHERE person_id IS NOT NULL)"
+    conds = [f"person_id {'NOT ' if r.get('exclude') else ''}IN (SELECT person_id FROM ({member_sql(r, ctx)}) WHERE person_id IS NOT NULL)"
              for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]   # (its own cohort: all are in it)
     if not conds: ctx.built[key] = base; return base   # the cohort itself (person_id, index_date): no copy
     t = ctx.tmp("den")
