@@ -323,13 +323,21 @@ def dx_facts(ctx, *extra) -> tuple:
     specs = dx_specs(extra); wins = [window(ctx.p, w) for _, w in specs]
     ys, js = [_fyears(ctx, w) for _, w in specs], [_fcol(ctx, "dx", c) for c, _ in specs]
     if specs and all(ys) and all(j is not None for j in js):   # the facts: first/last day per concept and calendar year
-        aggs = ", ".join(f"{f}(CASE WHEN year BETWEEN {a} AND {b} THEN {x}{j} END) AS {f}{i}"
-                         for i, ((a, b), j) in enumerate(zip(ys, js)) for f, x in (("min", "f"), ("max", "l")))
+        agg = lambda i: ", ".join(f"{f}(CASE WHEN year BETWEEN {ys[i][0]} AND {ys[i][1]} THEN {x}{js[i]} END) AS {f}{i}" for f, x in (("min", "f"), ("max", "l")))
         # only the person-years with a first day of some spec in its years: rows without one would give all-NULL columns
         # (never selected: the rules read `min<i> IS NOT NULL`), and most persons have none of these diagnoses
-        some = " OR ".join(f"(year BETWEEN {a} AND {b} AND f{j} IS NOT NULL)" for (a, b), j in dict.fromkeys(zip(ys, js)))
-        t = ctx.tmp("dx"); ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {aggs} FROM {_fx(ctx, 'visits_py')} "
-                                   f"WHERE year BETWEEN {min(a for a, _ in ys)} AND {max(b for _, b in ys)} AND ({some}) GROUP BY 1")
+        some = lambda ii: " OR ".join(dict.fromkeys(f"(year BETWEEN {ys[i][0]} AND {ys[i][1]} AND f{js[i]} IS NOT NULL)" for i in ii))
+        grouped = lambda ii: (f"SELECT person_id, {', '.join(agg(i) for i in ii)} FROM {fx} WHERE year BETWEEN {min(ys[i][0] for i in ii)} "
+                              f"AND {max(ys[i][1] for i in ii)} AND ({some(ii)}) GROUP BY 1")
+        t, fx, y1 = ctx.tmp("dx"), _fx(ctx, "visits_py"), max(b for _, b in ys)
+        one = [i for i, (a, b) in enumerate(ys) if a == b == y1]   # the specs of the last year alone: a person's row of that year is unique,
+        rest = [i for i in range(len(ys)) if i not in one]         # so their first/last days need no grouping — only the other specs' rows do
+        last = (f"SELECT person_id, {', '.join(f'f{js[i]} AS min{i}, l{js[i]} AS max{i}' for i in one)} FROM {fx} WHERE year = {y1} AND "
+                f"({' OR '.join(dict.fromkeys(f'f{js[i]} IS NOT NULL' for i in one))})")
+        if one and rest:   # (3.7 s → 1.75 s at scale 1: 10 M rows filtered and a few grouped, not 20 M grouped with 22 aggregates each)
+            cols = ", ".join(f"{'o' if i in one else 'g'}.{f}{i}" for i in range(len(ys)) for f in ("min", "max"))
+            ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id, {cols} FROM ({last}) o FULL JOIN ({grouped(rest)}) g USING (person_id)")
+        else: ctx.run(f"CREATE TEMP TABLE {t} AS {last if one else grouped(rest)}")
         ctx.built["__dx"] = (t, specs)
         return ctx.built["__dx"]
     span = f"visit_date BETWEEN {_d(min(a for a, _ in wins))} AND {_d(max(b for _, b in wins))}"
