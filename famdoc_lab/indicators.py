@@ -246,18 +246,17 @@ def _vcae(n, ctx, win, den) -> str:
     conds = list(n["conditions"].items()); keys = ["sex", "age_band", *n["conditions"]]
     # every alive person's covariates and points stay in the engine (pandas sees the training rows and the covariate patterns),
     # built in steps of one or two hash joins each: ten million persons at once fit the memory limit
-    fl, pt, ba, vc = ctx.tmp("vcf"), ctx.tmp("vcp"), ctx.tmp("vcb"), ctx.tmp("vc")
+    fl, ba, vc = ctx.tmp("vcf"), ctx.tmp("vcb"), ctx.tmp("vc")
     u = " UNION ALL ".join(f"SELECT person_id, {i} AS k FROM {_build(ctx, c)[0]}" for i, (_, c) in enumerate(conds))
     ctx.run(f"CREATE TEMP TABLE {fl} AS SELECT person_id, {', '.join(f'max((k = {i})::INT) AS {k}' for i, (k, _) in enumerate(conds))} "
             f"FROM ({u}) GROUP BY 1" if conds else f"CREATE TEMP TABLE {fl} AS SELECT NULL::VARCHAR AS person_id WHERE FALSE")
-    ctx.run(f"CREATE TEMP TABLE {pt} AS SELECT person_id, sum(s) AS s FROM (SELECT person_id, s FROM {vpts} UNION ALL "
-            f"SELECT person_id, s FROM {pts('admissions', 'in_date')}) GROUP BY 1")
     ctx.run(f"CREATE TEMP TABLE {ba} AS SELECT person_id, sex, least(85, ({y} - birth_year) // 5 * 5) AS age_band, member "
             f"FROM {attribution(ctx)} WHERE person_id IN (SELECT person_id FROM ({rule_sql({'kind': 'alive'}, ctx)}))")   # (every person: its sex and birth year)
     ctx.run(f"CREATE TEMP TABLE {vc} AS SELECT b.person_id, b.sex, b.age_band, {''.join(f'coalesce(f.{k}, 0) AS {k}, ' for k, _ in conds)}"
-            f"coalesce(t.s, 0) AS points, b.member, b.person_id IN (SELECT person_id FROM {den}) AS in_den "
-            f"FROM {ba} b LEFT JOIN {fl} f USING (person_id) LEFT JOIN {pt} t USING (person_id)")
-    for x in (fl, pt, ba): ctx.drop(x)
+            f"coalesce(v.s, 0) + coalesce(a.s, 0) AS points, b.member, b.person_id IN (SELECT person_id FROM {den}) AS in_den "   # (visit and admission
+            f"FROM {ba} b LEFT JOIN {fl} f USING (person_id) LEFT JOIN {vpts} v USING (person_id) LEFT JOIN {pts('admissions', 'in_date')} a "
+            f"USING (person_id)")   # points: one row per person each, joined as they are — no union regrouped by person)
+    for x in (fl, ba): ctx.drop(x)
     train = _vcae_train(n, ctx, vc)
     out = ctx.run(f"SELECT DISTINCT {', '.join(keys)} FROM {vc} WHERE in_den ORDER BY {', '.join(keys)}").df()
     pat = out.copy()
