@@ -323,13 +323,13 @@ def dx_facts(ctx, *extra) -> tuple:
     specs = dx_specs(extra); wins = [window(ctx.p, w) for _, w in specs]
     ys, js = [_fyears(ctx, w) for _, w in specs], [_fcol(ctx, "dx", c) for c, _ in specs]
     if specs and all(ys) and all(j is not None for j in js):   # the facts: first/last day per concept and calendar year
+        t, fx, y1 = ctx.tmp("dx"), _fx(ctx, "visits_py"), max(b for _, b in ys)
         agg = lambda i: ", ".join(f"{f}(CASE WHEN year BETWEEN {ys[i][0]} AND {ys[i][1]} THEN {x}{js[i]} END) AS {f}{i}" for f, x in (("min", "f"), ("max", "l")))
         # only the person-years with a first day of some spec in its years: rows without one would give all-NULL columns
         # (never selected: the rules read `min<i> IS NOT NULL`), and most persons have none of these diagnoses
         some = lambda ii: " OR ".join(dict.fromkeys(f"(year BETWEEN {ys[i][0]} AND {ys[i][1]} AND f{js[i]} IS NOT NULL)" for i in ii))
         grouped = lambda ii: (f"SELECT person_id, {', '.join(agg(i) for i in ii)} FROM {fx} WHERE year BETWEEN {min(ys[i][0] for i in ii)} "
                               f"AND {max(ys[i][1] for i in ii)} AND ({some(ii)}) GROUP BY 1")
-        t, fx, y1 = ctx.tmp("dx"), _fx(ctx, "visits_py"), max(b for _, b in ys)
         one = [i for i, (a, b) in enumerate(ys) if a == b == y1]   # the specs of the last year alone: a person's row of that year is unique,
         rest = [i for i in range(len(ys)) if i not in one]         # so their first/last days need no grouping — only the other specs' rows do
         last = (f"SELECT person_id, {', '.join(f'f{js[i]} AS min{i}, l{js[i]} AS max{i}' for i in one)} FROM {fx} WHERE year = {y1} AND "

@@ -221,13 +221,17 @@ def _visit_share_sql(n, ctx, w, den) -> str:
             f"LEFT JOIN {cl} c ON c.clinic_id = v.hosp_id GROUP BY 1")
 
 # %% ../nbs/12_indicators.ipynb #4fc8658e
+def _elig(dn) -> list:
+    "The eligibility rules of denominator `dn` that cut its cohort (not the rule \"in its own cohort\": all are in it)."
+    return [r for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]
+
 def _den_table(ind, ctx) -> str:
     "Temp table of the denominator persons of `ind` (cohort ∩ eligibility rules), built once per context."
     dn = ind["denominator"]; key = "__den " + repr(dn)
     if key in ctx.built: return ctx.built[key]
     base = _build(ctx, dn["cohort"])[0]
     conds = [f"person_id {'NOT ' if r.get('exclude') else ''}IN (SELECT person_id FROM ({member_sql(r, ctx)}) WHERE person_id IS NOT NULL)"
-             for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]   # (its own cohort: all are in it)
+             for r in _elig(dn)]
     if not conds: ctx.built[key] = base; return base   # the cohort itself (person_id, index_date): no copy
     t = ctx.tmp("den")
     ctx.run(f"CREATE TEMP TABLE {t} AS SELECT person_id FROM {base} WHERE " + " AND ".join(conds))
@@ -402,8 +406,7 @@ def _den_flag(ind, ctx, cid) -> str:
     """SQL flag on the rows `b` of cohort `cid`'s base (`cid`: `ind`'s denominator cohort): the person is in `ind`'s denominator. Eligibility rules
     of age and sex test the base's own columns — no table of the denominator, no join (six of the suite's denominators);
     any other rule: membership of the denominator table."""
-    dn = ind["denominator"]
-    rules = [r for r in dn.get("eligibility", []) if not (r.get("kind") == "cohort" and r.get("id") == dn["cohort"] and not r.get("exclude"))]
+    rules = _elig(ind["denominator"])
     if rules and all(person_pred(r, ctx) for r in rules):   # (coalesce: a missing birth year is out of an age rule and in its exclusion, as with the table)
         return " AND ".join(f"{'NOT ' if r.get('exclude') else ''}coalesce({person_pred(r, ctx)}, FALSE)" for r in rules)
     den = _den_table(ind, ctx)   # den ⊆ the cohort: its own table when there are no eligibility rules
