@@ -168,9 +168,9 @@ def _set_key(con, key: bytes):
     con.execute("SET VARIABLE hmac_opad = unhex(?)", [bytes(b ^ 0x5c for b in k).hex()])
 
 def _hmac_sql(x) -> str:
-    "SQL: HMAC-SHA256 of the UTF-8 bytes of string `x` under the connection's key, its first 9 bytes as 12 URL-safe base64 characters."
+    "SQL: HMAC-SHA256 of the UTF-8 bytes of string `x` under the connection's key, its first 9 bytes as 12 base64 characters (`+/` → `._`)."
     inner = f"unhex(sha256(getvariable('hmac_ipad') || encode({x})))"
-    return f"translate(to_base64(unhex(left(sha256(getvariable('hmac_opad') || {inner}), 18))), '+/', '-_')"
+    return f"translate(to_base64(unhex(left(sha256(getvariable('hmac_opad') || {inner}), 18))), '+/', '._')"
 
 def pseudonymise(values, key: bytes) -> list:
     "The pseudonyms `ingest` gives the ids in `values` (None stays None)."

@@ -139,7 +139,7 @@ def test_derived_tables(done):
 def test_person_ids_hashed(done):
     raw, wh, s = done
     v = table(wh, "visits")
-    assert v.person_id.str.fullmatch(r"[A-Za-z0-9_-]{12}").all() and v.physician_id.str.fullmatch(r"[A-Za-z0-9_-]{12}").all()
+    assert v.person_id.str.fullmatch(r"[A-Za-z0-9._]{12}").all() and v.physician_id.str.fullmatch(r"[A-Za-z0-9._]{12}").all()
     for p in wh.rglob("*"):
         if p.is_file() and p.suffix in (".parquet", ".csv"):
             data = p.read_bytes()
@@ -283,7 +283,7 @@ def test_synth_truth_matches_rejects(tmp_path, key):
 
 
 def test_pseudonyms_match_python_hmac(done, key):
-    "The SQL HMAC equals Python's `hmac` (its first 9 bytes in URL-safe base64) on odd ids, and in the warehouse."
+    "The SQL HMAC equals Python's `hmac` (its first 9 bytes in base64, `._` for `+/`) on odd ids, and in the warehouse."
     import hmac, random
     from famdoc_lab.ingest import pseudonymise
     rng = random.Random(7)
@@ -325,9 +325,9 @@ def pseudonymise_one(key, value):
 
 
 def pseudonym(k, value):
-    "The keyed hash of `value` under key `k` as ingest writes it: HMAC-SHA256's first 9 bytes in URL-safe base64 (12 characters)."
+    "The keyed hash of `value` under key `k` as ingest writes it: HMAC-SHA256's first 9 bytes in base64 with `._` for `+/` (12 characters)."
     import base64, hmac
-    return base64.urlsafe_b64encode(hmac.new(k, value.encode(), hashlib.sha256).digest()[:9]).decode()
+    return base64.b64encode(hmac.new(k, value.encode(), hashlib.sha256).digest()[:9], altchars=b"._").decode()
 
 
 def test_adult_check_lab_siblings_counted(tmp_path, key):

@@ -80,7 +80,7 @@ def test_person_ids_are_keyed_hashes(demo):
     wh, _, lists = demo
     known = set(wh.table("persons", "person_id").person_id)
     for df in lists.values():
-        assert df.person_id.map(lambda s: bool(re.fullmatch(r"[A-Za-z0-9_-]{12}", s))).all()
+        assert df.person_id.map(lambda s: bool(re.fullmatch(r"[A-Za-z0-9._]{12}", s))).all()
         assert set(df.person_id) <= known
 
 
